@@ -1,0 +1,4 @@
+"""Coding agent loop (coding-agent-loop-spec).
+
+Session, provider profiles, tools, steering, subagents, events.
+"""

@@ -1,0 +1,1 @@
+"""Governance: hierarchical budgets, brake detectors, policy, gates and approvals, emergency stop."""

@@ -1,0 +1,1 @@
+"""Observability: the hash-chained event log, traces, metrics and reports."""

@@ -1,0 +1,1 @@
+"""Release: content-addressed artifacts, idempotent deploys, canary analysis, rollback and drift."""

@@ -1,0 +1,1 @@
+"""Execution environments: local and bubblewrap-isolated; copy-on-write workspaces."""

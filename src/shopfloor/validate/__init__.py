@@ -1,0 +1,1 @@
+"""Validation gauntlet: sealed scenarios, satisfaction scores and contract checks."""

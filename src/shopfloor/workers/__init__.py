@@ -1,0 +1,1 @@
+"""CodergenBackend implementations: simulate, agent, cli and the offline repair worker."""

@@ -1,0 +1,1 @@
+"""Shared test fixtures: the scripted LLM provider server, twins, helpers."""
