@@ -7,6 +7,7 @@ properties below give the spec's defaults (attractor-spec 2.5-2.7).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,56 @@ SHAPE_TO_TYPE: dict[str, str] = {
     "parallelogram": "tool",
     "house": "stack.manager_loop",
 }
+
+
+_DURATION_RE = re.compile(r"([0-9]+)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class Duration(float):
+    """A time span in seconds that remembers how it was written (`900s`, `15m`, `250ms`).
+
+    Being a float, `float(node.get("timeout"))` is the number of seconds; `str()`
+    gives the DOT spelling back, so serializing a parsed graph loses nothing.
+    """
+
+    text: str
+
+    def __new__(cls, text: str) -> Duration:
+        match = _DURATION_RE.fullmatch(text.strip())
+        if not match:
+            raise ValueError(f"not a duration: {text!r} (expected a whole number and ms, s, m, h or d)")
+        obj = super().__new__(cls, int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        obj.text = match.group(0)
+        return obj
+
+    def __getnewargs__(self) -> tuple[str]:  # type: ignore[override]  # copy/pickle rebuild from the text
+        return (self.text,)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Duration({self.text!r})"
+
+    @classmethod
+    def parse(cls, text: str) -> Duration | None:
+        try:
+            return cls(text)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    """Where something was written: 1-based line and column in a file."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
 
 
 def _as_bool(value: Any) -> bool:
@@ -41,6 +92,9 @@ def _as_int(value: Any, default: int) -> int:
 class Node:
     id: str
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: where the node and each attribute value were written (parsed graphs only)
+    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+    attr_locs: dict[str, SourceLoc] = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
@@ -84,6 +138,8 @@ class Edge:
     source: str
     target: str
     attrs: dict[str, Any] = field(default_factory=dict)
+    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+    attr_locs: dict[str, SourceLoc] = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
@@ -111,6 +167,9 @@ class Graph:
     attrs: dict[str, Any] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
+    attr_locs: dict[str, SourceLoc] = field(default_factory=dict, compare=False, repr=False)
+    #: the file it was parsed from ("<string>" for source text)
+    filename: str = field(default="<string>", compare=False, repr=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
@@ -124,3 +183,15 @@ class Graph:
 
     def incoming(self, node_id: str) -> list[Edge]:
         return [e for e in self.edges if e.target == node_id]
+
+    def start_nodes(self) -> list[Node]:
+        """attractor-spec 7.2: nodes of handler type `start`; failing any, nodes named start/Start."""
+        return self._marked("start", ("start", "Start"))
+
+    def exit_nodes(self) -> list[Node]:
+        """attractor-spec 7.2: nodes of handler type `exit`; failing any, nodes named exit/end."""
+        return self._marked("exit", ("exit", "end"))
+
+    def _marked(self, handler_type: str, names: tuple[str, ...]) -> list[Node]:
+        typed = [n for n in self.nodes.values() if n.handler_type == handler_type]
+        return typed or [n for n in self.nodes.values() if n.id in names]
