@@ -1,0 +1,1 @@
+"""The agent's built-in tools. Each module exposes RegisteredTool factories; profiles pick them."""
