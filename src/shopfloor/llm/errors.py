@@ -25,10 +25,18 @@ class SDKError(Exception):
 class ProviderError(SDKError):
     """An error reported by the provider (an HTTP error response or an error event)."""
 
-    def __init__(self, message: str, *, provider: str = "", status_code: int | None = None,
-                 error_code: str | None = None, retry_after: float | None = None,
-                 raw: dict[str, Any] | None = None, retryable: bool | None = None,
-                 cause: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status_code: int | None = None,
+        error_code: str | None = None,
+        retry_after: float | None = None,
+        raw: dict[str, Any] | None = None,
+        retryable: bool | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
         super().__init__(message, cause=cause)
         self.provider = provider
         self.status_code = status_code
@@ -126,21 +134,33 @@ class BudgetExceededError(SDKError):
 
 
 _BY_STATUS: dict[int, type[SDKError]] = {
-    400: InvalidRequestError, 401: AuthenticationError, 403: AccessDeniedError, 404: NotFoundError,
-    408: RequestTimeoutError, 413: ContextLengthError, 422: InvalidRequestError, 429: RateLimitError,
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: AccessDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    413: ContextLengthError,
+    422: InvalidRequestError,
+    429: RateLimitError,
 }
 
 _BY_GRPC: dict[str, type[SDKError]] = {
-    "NOT_FOUND": NotFoundError, "INVALID_ARGUMENT": InvalidRequestError,
-    "UNAUTHENTICATED": AuthenticationError, "PERMISSION_DENIED": AccessDeniedError,
-    "RESOURCE_EXHAUSTED": RateLimitError, "UNAVAILABLE": ServerError,
-    "DEADLINE_EXCEEDED": RequestTimeoutError, "INTERNAL": ServerError,
+    "NOT_FOUND": NotFoundError,
+    "INVALID_ARGUMENT": InvalidRequestError,
+    "UNAUTHENTICATED": AuthenticationError,
+    "PERMISSION_DENIED": AccessDeniedError,
+    "RESOURCE_EXHAUSTED": RateLimitError,
+    "UNAVAILABLE": ServerError,
+    "DEADLINE_EXCEEDED": RequestTimeoutError,
+    "INTERNAL": ServerError,
 }
 
 # Message signals for ambiguous statuses (spec 6.5), checked in this order.
 _BY_MESSAGE: tuple[tuple[tuple[str, ...], type[SDKError]], ...] = (
-    (("context length", "context_length", "too many tokens", "maximum context", "prompt is too long"),
-     ContextLengthError),
+    (
+        ("context length", "context_length", "too many tokens", "maximum context", "prompt is too long"),
+        ContextLengthError,
+    ),
     (("quota", "insufficient_quota", "billing"), QuotaExceededError),
     (("content filter", "content_filter", "safety"), ContentFilterError),
     (("not found", "does not exist"), NotFoundError),
@@ -167,14 +187,27 @@ def classify(status: int | None, message: str, grpc_status: str | None = None) -
     return ProviderError
 
 
-def error_from_status(*, provider: str, status: int | None, message: str, error_code: str | None = None,
-                      retry_after: float | None = None, raw: dict[str, Any] | None = None,
-                      grpc_status: str | None = None) -> SDKError:
+def error_from_status(
+    *,
+    provider: str,
+    status: int | None,
+    message: str,
+    error_code: str | None = None,
+    retry_after: float | None = None,
+    raw: dict[str, Any] | None = None,
+    grpc_status: str | None = None,
+) -> SDKError:
     """Build the right error for a provider failure (spec 6.4 / 6.5 / 7.6)."""
     cls = classify(status, message, grpc_status)
     if issubclass(cls, ProviderError):
-        return cls(message, provider=provider, status_code=status, error_code=error_code,
-                   retry_after=retry_after, raw=raw)
+        return cls(
+            message,
+            provider=provider,
+            status_code=status,
+            error_code=error_code,
+            retry_after=retry_after,
+            raw=raw,
+        )
     err = cls(f"{provider} {status}: {message}" if status else f"{provider}: {message}")
     err.retry_after = retry_after
     return err

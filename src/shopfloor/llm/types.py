@@ -106,12 +106,19 @@ class ContentPart(_Record):
         return cls(kind=ContentKind.TEXT, text=text)
 
     @classmethod
-    def of_image(cls, *, url: str | None = None, data: bytes | None = None,
-                 media_type: str | None = None, detail: str | None = None) -> ContentPart:
+    def of_image(
+        cls,
+        *,
+        url: str | None = None,
+        data: bytes | None = None,
+        media_type: str | None = None,
+        detail: str | None = None,
+    ) -> ContentPart:
         if (url is None) == (data is None):
             raise ValueError("an image needs exactly one of url or data")
-        return cls(kind=ContentKind.IMAGE, image=ImageData(url=url, data=data, media_type=media_type,
-                                                          detail=detail))
+        return cls(
+            kind=ContentKind.IMAGE, image=ImageData(url=url, data=data, media_type=media_type, detail=detail)
+        )
 
 
 class Message(_Record):
@@ -139,10 +146,17 @@ class Message(_Record):
         return cls(role=Role.ASSISTANT, content=parts)
 
     @classmethod
-    def tool_result(cls, tool_call_id: str, content: str | dict[str, Any] | list[Any],
-                    is_error: bool = False, name: str | None = None) -> Message:
-        part = ContentPart(kind=ContentKind.TOOL_RESULT, tool_result=ToolResultData(
-            tool_call_id=tool_call_id, content=content, is_error=is_error))
+    def tool_result(
+        cls,
+        tool_call_id: str,
+        content: str | dict[str, Any] | list[Any],
+        is_error: bool = False,
+        name: str | None = None,
+    ) -> Message:
+        part = ContentPart(
+            kind=ContentKind.TOOL_RESULT,
+            tool_result=ToolResultData(tool_call_id=tool_call_id, content=content, is_error=is_error),
+        )
         return cls(role=Role.TOOL, content=[part], tool_call_id=tool_call_id, name=name)
 
     @property
@@ -151,8 +165,11 @@ class Message(_Record):
 
     @property
     def tool_calls(self) -> list[ToolCall]:
-        return [ToolCall.from_data(p.tool_call) for p in self.content
-                if p.kind == ContentKind.TOOL_CALL and p.tool_call is not None]
+        return [
+            ToolCall.from_data(p.tool_call)
+            for p in self.content
+            if p.kind == ContentKind.TOOL_CALL and p.tool_call is not None
+        ]
 
 
 TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,63}$")
@@ -215,14 +232,24 @@ class ToolCall(_Record):
         import json
 
         if isinstance(data.arguments, dict):
-            return cls(id=data.id, name=data.name, arguments=data.arguments,
-                       raw_arguments=json.dumps(data.arguments), signature=data.signature)
+            return cls(
+                id=data.id,
+                name=data.name,
+                arguments=data.arguments,
+                raw_arguments=json.dumps(data.arguments),
+                signature=data.signature,
+            )
         try:
             parsed = json.loads(data.arguments) if data.arguments.strip() else {}
         except ValueError:
             parsed = None
-        return cls(id=data.id, name=data.name, arguments=parsed if isinstance(parsed, dict) else {},
-                   raw_arguments=data.arguments, signature=data.signature)
+        return cls(
+            id=data.id,
+            name=data.name,
+            arguments=parsed if isinstance(parsed, dict) else {},
+            raw_arguments=data.arguments,
+            signature=data.signature,
+        )
 
 
 class ToolResult(_Record):
@@ -279,8 +306,11 @@ class Usage(_Record):
     raw: dict[str, Any] | None = None
 
     def __add__(self, other: Usage) -> Usage:
-        cost = None if self.cost_usd is None and other.cost_usd is None else \
-            (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        cost = (
+            None
+            if self.cost_usd is None and other.cost_usd is None
+            else (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        )
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
@@ -328,8 +358,11 @@ class Response(_Record):
 
     @property
     def reasoning(self) -> str | None:
-        parts = [p.thinking.text for p in self.message.content
-                 if p.kind == ContentKind.THINKING and p.thinking is not None]
+        parts = [
+            p.thinking.text
+            for p in self.message.content
+            if p.kind == ContentKind.THINKING and p.thinking is not None
+        ]
         return "".join(parts) if parts else None
 
     @property
