@@ -15,6 +15,7 @@ from shopfloor.errors import UserError
 
 COMMAND_MODULES: list[str] = [
     # module: commands it adds
+    "shopfloor.commands.govern",  # brake replay, stop
 ]
 
 CONFORMANCE_MODULES: list[str] = [

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopfloor.govern.policy import BudgetLimits
+from shopfloor.llm.errors import SDKError
 
 RESOURCES = ("usd", "tokens", "tool_calls", "wall_clock_s")
 
@@ -36,8 +37,14 @@ def _fmt(resource: str, value: float) -> str:
     return str(int(value))
 
 
-class BudgetExceeded(Exception):
-    """A call or tool use would exceed a budget; the work must stop (and can resume with more)."""
+class BudgetExceeded(SDKError):
+    """A call or tool use would exceed a budget; the work must stop (and can resume with more).
+
+    An SDKError that is never retried: the LLM client gives up at once and the agent
+    Session shuts down cleanly, as it does for any fatal client error.
+    """
+
+    retryable = False
 
     def __init__(self, level: str, resource: str, limit: float, spent: float, wanted: float = 0.0) -> None:
         self.level, self.resource, self.limit, self.spent, self.wanted = level, resource, limit, spent, wanted

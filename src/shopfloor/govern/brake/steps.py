@@ -1,0 +1,128 @@
+"""From a raw event stream to the steps the detectors reason about.
+
+Detectors never see provider-specific shapes: the tracker pairs each
+`tool_call_start` with its `tool_call_end` into a `ToolStep` (name, arguments,
+full output, error flag), turns an assistant message into a `TextStep`, and
+passes the brake's own `file_state` observations (the content hash of a file
+after a tool wrote it) through as `FileState`. It accepts the session's events
+as `SessionEvent.to_dict()` writes them and as a run's events.jsonl records them
+(kind optionally prefixed, e.g. `agent.tool_call_end`, data optionally nested
+under `data`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode(errors="replace")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ToolStep:
+    index: int
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    output: str
+    is_error: bool
+    node_id: str = ""
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}:{_hash(json.dumps(self.arguments, sort_keys=True, default=str))}"
+
+    @property
+    def result_hash(self) -> str:
+        return _hash(f"{self.is_error}:{self.output}")
+
+
+@dataclass(frozen=True)
+class TextStep:
+    index: int
+    text: str
+    node_id: str = ""
+
+
+@dataclass(frozen=True)
+class FileState:
+    """The brake's own observation: `path` (workspace-relative) now has content hash `sha256`."""
+
+    index: int
+    path: str
+    sha256: str | None  # None: the file no longer exists
+    existed_before: bool = False
+    node_id: str = ""
+
+
+@dataclass(frozen=True)
+class ToolIntent:
+    """A tool call about to run (from the pre-tool hook, or a `tool_call_start` with arguments)."""
+
+    index: int
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    node_id: str = ""
+
+
+Step = ToolStep | TextStep | FileState | ToolIntent
+
+
+def normalize(kind: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`agent.tool_call_end` → `tool_call_end`; a wrapped `{"data": {...}}` payload unwrapped."""
+    short = kind.rsplit(".", 1)[-1]
+    inner = data.get("data")
+    if isinstance(inner, dict) and "session_id" in data:
+        merged = dict(inner)
+        for key in ("session_id", "node_id"):
+            if key in data:
+                merged.setdefault(key, data[key])
+        data = merged
+    return short, data
+
+
+@dataclass
+class StepTracker:
+    """Feeds on raw events; returns the steps each one completes (often none)."""
+
+    _pending: dict[str, ToolIntent] = field(default_factory=dict)
+
+    def feed(self, index: int, kind: str, data: dict[str, Any]) -> list[Step]:
+        kind, data = normalize(kind, data)
+        node = str(data.get("node_id") or "")
+        if kind == "tool_call_start":
+            call_id = str(data.get("call_id", ""))
+            args = data.get("arguments")
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except json.JSONDecodeError:
+                    args = {"raw": args}
+            known = self._pending.get(call_id)
+            intent = ToolIntent(index, call_id, str(data.get("tool_name", "")),
+                                args if isinstance(args, dict) else (known.arguments if known else {}), node)
+            self._pending[call_id] = intent
+            return [intent] if isinstance(args, dict) and known is None else []
+        if kind == "tool_call_end":
+            intent = self._pending.pop(str(data.get("call_id", "")), None)
+            error = data.get("error")
+            output = str(error if error else data.get("output", ""))
+            name = intent.name if intent else str(data.get("tool_name", ""))
+            args = intent.arguments if intent else {}
+            return [ToolStep(index, str(data.get("call_id", "")), name, args, output, bool(error), node)]
+        if kind == "assistant_text_end":
+            return [TextStep(index, str(data.get("text", "")), node)]
+        if kind == "file_state":
+            return [FileState(index, str(data.get("path", "")), data.get("sha256"),
+                              bool(data.get("existed_before", False)), node)]
+        if kind == "tool_intent":
+            intent = ToolIntent(index, str(data.get("call_id", "")), str(data.get("tool_name", "")),
+                                dict(data.get("arguments") or {}), node)
+            self._pending[intent.call_id] = intent
+            return [intent]
+        return []
