@@ -182,3 +182,17 @@ def create_profile(provider: str, model: str | None = None) -> ProviderProfile:
             f"unknown provider {provider!r}; expected one of {', '.join(PROFILE_FACTORIES)}"
         ) from None
     return factory(model) if model else factory()
+
+
+def choose_provider(configured: list[str], preferred: str | None = None) -> str:
+    """`preferred` if given, else the first configured provider that has a profile."""
+    if preferred:
+        if preferred not in PROFILE_FACTORIES:
+            known = ", ".join(PROFILE_FACTORIES)
+            raise ValueError(f"unknown provider {preferred!r}; expected one of {known}")
+        return preferred
+    for name in configured:
+        if name in PROFILE_FACTORIES:
+            return name
+    raise ValueError("no LLM provider with an agent profile is configured; set OPENAI_API_KEY, "
+                     "ANTHROPIC_API_KEY or GEMINI_API_KEY (and *_BASE_URL for a local endpoint)")

@@ -1,0 +1,157 @@
+"""The `agent` codergen backend: one coding-agent Session per codergen node.
+
+Model and provider come from the node's (stylesheet-resolved) attributes
+`llm_model`, `llm_provider` and `reasoning_effort` (default "high", attractor
+spec 2.6), else from `[agent]` in shopfloor.toml / the backend options. The
+session works in the sandbox by default (`environment = "local"` opts out) and
+every SessionEvent goes to `scope.emit` as `agent.<kind>` with the node id, so
+the run's events.jsonl and the brake see each tool call. Node attributes
+`tool_hooks.pre` / `tool_hooks.post` (attractor spec 9.7) run around each tool
+call; modules in TOOL_HOOK_PLUGINS add hooks of their own (policy, brake).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopfloor.agent.config import SessionConfig
+from shopfloor.agent.events import SessionEvent
+from shopfloor.agent.hooks import CommandHook, ToolHooks
+from shopfloor.agent.profiles import choose_provider, create_profile
+from shopfloor.agent.session import Session
+from shopfloor.errors import UserError
+from shopfloor.llm.client import Client
+from shopfloor.pipeline.context import Context
+from shopfloor.pipeline.executor import RunStopped
+from shopfloor.pipeline.graph import Node
+from shopfloor.pipeline.outcome import Outcome, StageStatus
+from shopfloor.pipeline.scope import RunScope
+from shopfloor.sandbox.environment import ExecutionEnvironment
+from shopfloor.workers.execution import open_environment
+
+#: attractor-spec 2.6: a codergen node's reasoning effort when nothing sets one.
+DEFAULT_NODE_REASONING_EFFORT = "high"
+#: A node's session stops after this many LLM turns unless `[agent] max_turns` says otherwise.
+DEFAULT_NODE_MAX_TURNS = 200
+#: How often the stop watcher checks whether the node's session has finished.
+STOP_POLL_S = 0.2
+
+#: "module:function" entries; function(scope, node) returns a ToolHooks to add to each node's session.
+TOOL_HOOK_PLUGINS: list[str] = []
+
+
+class AgentSettings(BaseModel):
+    """`[agent]` in shopfloor.toml; backend options of the same names take precedence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str | None = None
+    model: str | None = None
+    environment: str = "sandbox"
+    workspace: str | None = None
+    max_turns: int = Field(DEFAULT_NODE_MAX_TURNS, ge=0)
+    max_tool_rounds_per_input: int = Field(0, ge=0)
+    default_command_timeout_ms: int | None = Field(None, gt=0)
+    user_instructions: str = ""
+
+
+class AgentBackend:
+    def __init__(self, scope: RunScope, options: dict[str, Any], client: Client | None = None) -> None:
+        self.scope = scope
+        merged = {**scope.config.data.get("agent", {}), **{k: v for k, v in options.items() if v is not None}}
+        try:
+            self.settings = AgentSettings.model_validate(merged)
+        except ValueError as exc:
+            raise UserError(f"invalid agent settings: {exc}".splitlines()[0],
+                            where="[agent] / backend options",
+                            fix="see docs/agent.md for the [agent] keys") from None
+        self._client = client
+        self._env: ExecutionEnvironment | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client.from_env()
+            self.scope.resources.callback(self._client.close)
+        return self._client
+
+    def _environment(self) -> ExecutionEnvironment:
+        if self._env is None:
+            self._env = open_environment(self.scope, {"environment": self.settings.environment,
+                                                      "workspace": self.settings.workspace})
+        return self._env
+
+    def _hooks(self, node: Node) -> ToolHooks:
+        hooks = ToolHooks()
+        for key, target in (("tool_hooks.pre", hooks.pre), ("tool_hooks.post", hooks.post)):
+            command = node.str_attr(key)
+            if command:
+                hook = CommandHook(command, on_failure=lambda msg: self.scope.emit(
+                    "agent.hook_failed", {"node_id": node.id, "message": msg}))
+                target.append(hook.pre if key.endswith("pre") else hook.post)  # type: ignore[arg-type]
+        for spec in TOOL_HOOK_PLUGINS:
+            module, _, func = spec.partition(":")
+            extra: ToolHooks = getattr(importlib.import_module(module), func)(self.scope, node)
+            hooks.pre.extend(extra.pre)
+            hooks.post.extend(extra.post)
+        return hooks
+
+    def build_session(self, node: Node) -> Session:
+        try:
+            provider = choose_provider(list(self.client.providers),
+                                       node.str_attr("llm_provider") or self.settings.provider)
+            profile = create_profile(provider, node.str_attr("llm_model") or self.settings.model)
+        except ValueError as exc:
+            raise UserError(str(exc), where=f"node {node.id}",
+                            fix="set llm_provider/llm_model on the node or in the model_stylesheet") from None
+        config = SessionConfig(
+            max_turns=self.settings.max_turns,
+            max_tool_rounds_per_input=self.settings.max_tool_rounds_per_input,
+            reasoning_effort=node.str_attr("reasoning_effort") or DEFAULT_NODE_REASONING_EFFORT,
+            user_instructions=self.settings.user_instructions)
+        if self.settings.default_command_timeout_ms:
+            config.default_command_timeout_ms = self.settings.default_command_timeout_ms
+
+        def forward(event: SessionEvent) -> None:
+            self.scope.emit(f"agent.{event.kind.value}", {**event.to_dict(), "node_id": node.id})
+
+        return Session(profile, self._environment(), self.client, config, hooks=self._hooks(node),
+                       listeners=[forward])
+
+    def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
+        session = self.build_session(node)
+        done = threading.Event()
+
+        def watch_stop() -> None:  # the emergency stop aborts the session mid-turn
+            while not done.wait(STOP_POLL_S):
+                if self.scope.stop_requested.is_set():
+                    session.abort("run stop requested")
+                    return
+
+        watcher = threading.Thread(target=watch_stop, name=f"agent-stop-{node.id}", daemon=True)
+        watcher.start()
+        try:
+            result = session.submit(prompt)
+        finally:
+            done.set()
+            watcher.join()
+            session.close()
+        if result.status == "aborted":
+            if self.scope.stop_requested.is_set():
+                raise RunStopped(node.id)
+            return Outcome(StageStatus.FAIL, failure_reason=f"agent session aborted: {result.error}")
+        if result.status == "turn_limit":
+            return Outcome(StageStatus.FAIL, notes=result.text,
+                           failure_reason=f"agent stopped at its turn limit after {result.turns} turns "
+                                          f"and {result.tool_rounds} tool rounds")
+        if result.status == "error":
+            return Outcome(StageStatus.FAIL, failure_reason=f"agent session failed: {result.error}")
+        return result.text
+
+
+def create_backend(scope: RunScope, options: dict[str, Any]) -> AgentBackend:
+    return AgentBackend(scope, dict(options))
