@@ -53,3 +53,8 @@ class Diagnostic:
 
 def errors(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return [d for d in diagnostics if d.severity is Severity.ERROR]
+
+
+def in_source_order(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by where they point in the file (graph-level ones first); stable within a position."""
+    return sorted(diagnostics, key=lambda d: (d.loc.line, d.loc.col) if d.loc else (0, 0))

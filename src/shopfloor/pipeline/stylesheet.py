@@ -173,6 +173,7 @@ def _declaration(s: _Scanner) -> tuple[str, str]:
         raise s.error(f"unknown property {prop!r}", f"properties are {', '.join(PROPERTIES)}", start)
     if not s.accept(":"):
         raise s.error(f"expected ':' after {prop}, found {s.found()}", f"write {prop}: value;")
+    s.skip()
     value_pos = s.pos
     value = _value(s)
     if prop == "reasoning_effort" and value not in REASONING_EFFORTS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from shopfloor.errors import UserError
-from shopfloor.pipeline.diagnostics import Diagnostic, errors
+from shopfloor.pipeline.diagnostics import Diagnostic, errors, in_source_order
 from shopfloor.pipeline.graph import Graph
 from shopfloor.pipeline.lint_rules import LintRule, built_in_rules
 
@@ -15,7 +15,7 @@ class ValidationError(UserError):
 
     def __init__(self, diagnostics: list[Diagnostic], filename: str = "") -> None:
         self.diagnostics = diagnostics
-        found = errors(diagnostics)
+        found = in_source_order(errors(diagnostics))
         first = found[0]
         more = f" (and {len(found) - 1} more error{'s' if len(found) > 2 else ''}" \
                f"; see: shopfloor validate {filename or 'PIPELINE.dot'})" if len(found) > 1 else ""
