@@ -78,6 +78,77 @@ def kill_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
+@dataclass
+class Watched:
+    """A running command as the collector sees it: its pipes, how it signals exit, how to kill it."""
+
+    stdout_fd: int
+    stderr_fd: int
+    #: Becomes readable when the command has exited.
+    exit_fd: int
+    #: The exit status (negative N for signal N); called only after exit_fd is readable.
+    status: Callable[[], int]
+    #: Sends a signal to the command's whole tree.
+    signal_tree: Callable[[int], None]
+
+
+def collect(watched: Watched, *, started: float, timeout_s: float | None,
+            kill_grace_s: float = DEFAULT_KILL_GRACE_S, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+            drain_after_exit_s: float = DEFAULT_DRAIN_AFTER_EXIT_S) -> ProcessOutcome:
+    """Read both pipes until exit, enforcing the timeout (SIGTERM, grace, SIGKILL); closes the pipes."""
+    buffers = {"out": CappedBuffer(max_output_bytes), "err": CappedBuffer(max_output_bytes)}
+    timed_out = False
+    status: int | None = None
+    sel = selectors.DefaultSelector()
+    try:
+        sel.register(watched.stdout_fd, selectors.EVENT_READ, "out")
+        sel.register(watched.stderr_fd, selectors.EVENT_READ, "err")
+        sel.register(watched.exit_fd, selectors.EVENT_READ, "exit")
+        deadline = started + timeout_s if timeout_s is not None else None
+        drain_deadline: float | None = None
+        kill_at: float | None = None
+        open_streams = 2
+        while open_streams or status is None:
+            now = time.monotonic()
+            if drain_deadline is not None and now >= drain_deadline:
+                break  # background children keep the pipes open; do not wait on them
+            if status is None and deadline is not None and now >= deadline and not timed_out:
+                timed_out = True
+                watched.signal_tree(signal.SIGTERM)
+                kill_at = now + kill_grace_s
+            if kill_at is not None and now >= kill_at:
+                watched.signal_tree(signal.SIGKILL)
+                kill_at = None
+            pending = (None if timed_out else deadline, kill_at, drain_deadline)
+            waits = [t for t in pending if t is not None]
+            wait = max(0.0, min(waits) - now) if waits else None
+            for key, _ in sel.select(wait):
+                if key.data == "exit":
+                    sel.unregister(watched.exit_fd)
+                    status = watched.status()
+                    drain_deadline = time.monotonic() + drain_after_exit_s
+                    continue
+                chunk = os.read(key.fd, _READ_CHUNK)
+                if chunk:
+                    buffers[key.data].write(chunk)
+                else:
+                    sel.unregister(key.fd)
+                    open_streams -= 1
+    finally:
+        sel.close()
+        os.close(watched.stdout_fd)
+        os.close(watched.stderr_fd)
+        if status is None or timed_out:
+            # An exception escaped the loop, or a timeout fired: leave nothing of the tree behind.
+            watched.signal_tree(signal.SIGKILL)
+    return ProcessOutcome(
+        stdout=buffers["out"].getvalue(), stderr=buffers["err"].getvalue(),
+        returncode=status if status is not None else -signal.SIGKILL,
+        timed_out=timed_out, duration_ms=int((time.monotonic() - started) * 1000),
+        dropped_bytes=buffers["out"].dropped + buffers["err"].dropped,
+    )
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -86,81 +157,31 @@ def run_process(
     timeout_s: float | None = None,
     kill_grace_s: float = DEFAULT_KILL_GRACE_S,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
-    drain_after_exit_s: float = DEFAULT_DRAIN_AFTER_EXIT_S,
-    preexec_fn: Callable[[], None] | None = None,
-    pass_fds: Sequence[int] = (),
-    terminate: Callable[[int, int], None] | None = None,
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> ProcessOutcome:
-    """Run `argv` to completion or until `timeout_s`, then SIGTERM, grace, SIGKILL.
+    """Run `argv` on the host in a new session; on timeout its process group gets SIGTERM, then SIGKILL.
 
-    `terminate(pid, sig)` signals the child's tree; the default signals its
-    process group. `on_start` sees the Popen right after spawning (the sandbox
-    registers it for the emergency stop).
+    `on_start` sees the Popen right after spawning (environments track it for cleanup).
     """
-    kill = terminate or (lambda pid, sig: kill_group(pid, sig))
     started = time.monotonic()
     proc = subprocess.Popen(
         list(argv), cwd=cwd, env=dict(env) if env is not None else None,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True, preexec_fn=preexec_fn, pass_fds=tuple(pass_fds),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )
     if on_start is not None:
         on_start(proc)
-    buffers = {"out": CappedBuffer(max_output_bytes), "err": CappedBuffer(max_output_bytes)}
-    timed_out = False
+    assert proc.stdout is not None and proc.stderr is not None
     pidfd = os.pidfd_open(proc.pid)
-    sel = selectors.DefaultSelector()
     try:
-        assert proc.stdout is not None and proc.stderr is not None
-        sel.register(proc.stdout, selectors.EVENT_READ, "out")
-        sel.register(proc.stderr, selectors.EVENT_READ, "err")
-        sel.register(pidfd, selectors.EVENT_READ, "exit")
-        deadline = started + timeout_s if timeout_s is not None else None
-        drain_deadline: float | None = None
-        kill_at: float | None = None
-        open_streams = 2
-        exited = False
-        while open_streams or not exited:
-            now = time.monotonic()
-            if exited and drain_deadline is not None and now >= drain_deadline:
-                break  # background children keep the pipes open; do not wait on them
-            if not exited and deadline is not None and now >= deadline and not timed_out:
-                timed_out = True
-                kill(proc.pid, signal.SIGTERM)
-                kill_at = now + kill_grace_s
-            if kill_at is not None and now >= kill_at:
-                kill(proc.pid, signal.SIGKILL)
-                kill_at = None
-            pending = (None if timed_out else deadline, kill_at, drain_deadline)
-            waits = [t for t in pending if t is not None]
-            wait = max(0.0, min(waits) - now) if waits else None
-            for key, _ in sel.select(wait):
-                if key.data == "exit":
-                    sel.unregister(pidfd)
-                    proc.wait()
-                    exited = True
-                    drain_deadline = time.monotonic() + drain_after_exit_s
-                    continue
-                chunk = os.read(key.fd, _READ_CHUNK)
-                if chunk:
-                    buffers[key.data].write(chunk)
-                else:
-                    sel.unregister(key.fileobj)
-                    open_streams -= 1
+        return collect(Watched(stdout_fd=os.dup(proc.stdout.fileno()), stderr_fd=os.dup(proc.stderr.fileno()),
+                               exit_fd=pidfd, status=proc.wait,
+                               signal_tree=lambda sig: kill_group(proc.pid, sig)),
+                       started=started, timeout_s=timeout_s, kill_grace_s=kill_grace_s,
+                       max_output_bytes=max_output_bytes)
     finally:
-        sel.close()
         os.close(pidfd)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-        if proc.returncode is None or timed_out:
-            # An exception escaped the loop, or a timeout fired: leave nothing of the tree behind.
-            kill(proc.pid, signal.SIGKILL)
+        proc.stdout.close()
+        proc.stderr.close()
+        if proc.returncode is None:
+            kill_group(proc.pid, signal.SIGKILL)
             proc.wait()
-    return ProcessOutcome(
-        stdout=buffers["out"].getvalue(), stderr=buffers["err"].getvalue(),
-        returncode=proc.returncode if proc.returncode is not None else -signal.SIGKILL,
-        timed_out=timed_out, duration_ms=int((time.monotonic() - started) * 1000),
-        dropped_bytes=buffers["out"].dropped + buffers["err"].dropped,
-    )
