@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopfloor.govern.policy import BudgetLimits
-from shopfloor.llm.errors import SDKError
+from shopfloor.llm.errors import BudgetExceededError
 
 RESOURCES = ("usd", "tokens", "tool_calls", "wall_clock_s")
 
@@ -37,20 +37,19 @@ def _fmt(resource: str, value: float) -> str:
     return str(int(value))
 
 
-class BudgetExceeded(SDKError):
+class BudgetExceeded(BudgetExceededError):
     """A call or tool use would exceed a budget; the work must stop (and can resume with more).
 
-    An SDKError that is never retried: the LLM client gives up at once and the agent
-    Session shuts down cleanly, as it does for any fatal client error.
+    The LLM client's own non-retryable BudgetExceededError: the client gives up at once
+    and the agent Session shuts down cleanly, as it does for any fatal client error.
     """
-
-    retryable = False
 
     def __init__(self, level: str, resource: str, limit: float, spent: float, wanted: float = 0.0) -> None:
         self.level, self.resource, self.limit, self.spent, self.wanted = level, resource, limit, spent, wanted
         need = f", the next step needs {_fmt(resource, wanted)}" if wanted else ""
         super().__init__(f"budget exceeded: {level} {resource} limit {_fmt(resource, limit)} "
                          f"(spent {_fmt(resource, spent)}{need})")
+        self.message = str(self.args[0])
 
     @property
     def reason(self) -> str:
