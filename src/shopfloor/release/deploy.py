@@ -1,0 +1,361 @@
+"""Deployments: an idempotent, crash-safe state machine driving a target's rollout.
+
+```
+accepted → provisioning → (step i → analyzing i)* → promoting → succeeded
+                 │                  │ Failed
+                 ▼                  ▼
+               failed         rolling_back → rolled_back
+                                    │ Inconclusive
+                                    ▼
+                                  paused  (a human: `shopfloor promote` or `shopfloor rollback`)
+```
+
+Each state is committed before its side effect runs, and every side effect is
+an idempotent call to the target daemon keyed by deployment id. A process
+killed at any point leaves a deployment in some state whose side effect may or
+may not have happened; redoing it is harmless, so the next release command
+resumes the deployment from its state and no release is ever started twice.
+
+Idempotency keys follow the IETF Idempotency-Key draft: the same key with the
+same payload returns the first result, with a different payload is refused
+(422), and while the first request is still being processed is refused (409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from shopfloor.config import ProjectFile
+from shopfloor.errors import UserError
+from shopfloor.release.analysis import Verdict, run_analysis
+from shopfloor.release.artifacts import ArtifactStore
+from shopfloor.release.drift import ContextSnapshot, capture_snapshot, compare
+from shopfloor.release.errors import DriftDetected, IdempotencyKeyReused, RequestInFlight
+from shopfloor.release.ledger import PAUSED_STATE, Deployment, Ledger, owner_token
+from shopfloor.release.releases import snapshot_key
+from shopfloor.release.target_client import TargetClient
+from shopfloor.release.targets import TargetConfig, get_target
+from shopfloor.store import transaction
+
+#: Deployments this process is driving right now (threads share the owner token, so the ledger
+#: alone cannot tell two threads of one process apart).
+_DRIVING: set[str] = set()
+_DRIVING_LOCK = threading.Lock()
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class _Driving:
+    """Marks a deployment as driven by this process; False if another thread already drives it."""
+
+    def __init__(self, deployment_id: str) -> None:
+        self.deployment_id = deployment_id
+        self.acquired = False
+
+    def __enter__(self) -> bool:
+        with _DRIVING_LOCK:
+            if self.deployment_id in _DRIVING:
+                return False
+            _DRIVING.add(self.deployment_id)
+            self.acquired = True
+            return True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.acquired:
+            with _DRIVING_LOCK:
+                _DRIVING.discard(self.deployment_id)
+
+
+class Releaser:
+    """The release operations over one ledger connection (one per thread)."""
+
+    def __init__(self, config: ProjectFile, *, ledger: Ledger | None = None,
+                 store: ArtifactStore | None = None,
+                 on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.config = config
+        self.ledger = ledger or Ledger()
+        self.store = store or ArtifactStore()
+        self.owner = owner_token()
+        self.on_progress = on_progress or (lambda kind, data: None)
+
+    # -- recovery ------------------------------------------------------------------------
+    def recover(self) -> list[Deployment]:
+        """Resume every deployment whose driving process died; returns them in their final state."""
+        recovered: list[Deployment] = []
+        for dep in self.ledger.unfinished():
+            if dep.state == PAUSED_STATE:
+                continue
+            with _Driving(dep.id) as mine:
+                if not mine:
+                    continue
+                claimed = self.ledger.claim(dep.id, self.owner)
+                if claimed is None:
+                    continue
+                try:
+                    recovered.append(self._drive(claimed))
+                except UserError as exc:
+                    print(f"shopfloor: warning: could not resume {dep.id}: {exc.line()}", file=sys.stderr)
+        return recovered
+
+    # -- deploy --------------------------------------------------------------------------
+    def deploy(self, digest: str, target: str, idempotency_key: str) -> dict[str, Any]:
+        if not idempotency_key.strip():
+            raise UserError("empty idempotency key", where="--idempotency-key",
+                            fix="pass a unique key per intended deploy, e.g. a UUID")
+        self.recover()
+        digest = self.store.resolve(digest)
+        payload = {"digest": digest, "target": target}
+        p_hash = payload_hash(payload)
+        row = self.ledger.idempotency_key(self.ledger.conn, idempotency_key)
+        if row is None:
+            get_target(self.config, target)
+            self.check_drift(digest)
+            with transaction(self.ledger.conn):
+                row = self.ledger.idempotency_key(self.ledger.conn, idempotency_key)
+                if row is None:
+                    dep_id = self.ledger.insert_deployment(self.ledger.conn, target=target, digest=digest,
+                                                           kind="deploy", owner=self.owner)
+                    self.ledger.insert_idempotency_key(self.ledger.conn, idempotency_key, payload, p_hash,
+                                                       dep_id)
+            if row is None:
+                with _Driving(dep_id):
+                    dep = self.ledger.deployment(dep_id)
+                    assert dep is not None
+                    return self._drive(dep).result
+        if row["payload_hash"] != p_hash:
+            first = json.loads(row["payload"])
+            raise IdempotencyKeyReused(
+                f"idempotency key {idempotency_key!r} was used for digest {first['digest'][:12]} on target "
+                f"{first['target']!r}, not digest {digest[:12]} on {target!r}", where="--idempotency-key",
+                fix="use a new key for a different deploy")
+        dep_id = row["deployment_id"]
+        with _Driving(dep_id) as mine:
+            dep = self.ledger.deployment(dep_id)
+            assert dep is not None
+            if dep.terminal or dep.state == PAUSED_STATE:
+                return dep.result or self._result(dep)
+            claimed = self.ledger.claim(dep_id, self.owner) if mine else None
+            if claimed is None:
+                raise RequestInFlight(f"deployment {dep_id} for this idempotency key is still in progress "
+                                      f"(state {dep.state})", where="--idempotency-key",
+                                      fix="retry later with the same key to get its result")
+            return self._drive(claimed).result
+
+    def check_drift(self, digest: str) -> None:
+        manifest = self.store.manifest(digest)
+        recorded = self.ledger.snapshot(snapshot_key(manifest))
+        if recorded is None:
+            return
+        items = compare(ContextSnapshot.from_dict(recorded), capture_snapshot(self.config))
+        if items:
+            raise DriftDetected("context drifted since validation: " + "; ".join(i.line() for i in items),
+                                where=f"release {digest[:12]}",
+                                fix="re-validate: rerun the pipeline (or `shopfloor release create` "
+                                    "on the validated tree) and deploy the new release")
+
+    # -- the state machine ---------------------------------------------------------------
+    def _plan(self, dep: Deployment, target: TargetConfig, has_stable: bool) -> list[int]:
+        """Canary weights to analyse at; [] goes straight to promotion."""
+        if dep.kind != "deploy" or not has_stable:
+            return []
+        if target.strategy == "bluegreen":
+            return [0] if target.analysis.metrics else []
+        return target.rollout_steps
+
+    def _spec(self, dep: Deployment, target: TargetConfig) -> dict[str, Any]:
+        return {"role": "canary", "deployment_id": dep.id, "digest": dep.digest,
+                "tree": str(self.store.tree(dep.digest)), "command": target.command,
+                "health_path": target.health_path, "health_timeout_s": target.health_timeout_s,
+                "env": target.env}
+
+    def _result(self, dep: Deployment, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        client = TargetClient(dep.target)
+        state = client.state() if client.running() else {"traffic": [], "proxy_port": None}
+        return {**dep.result, **(extra or {}), "deployment_id": dep.id, "target": dep.target,
+                "digest": dep.digest, "kind": dep.kind, "state": dep.state, "error": dep.error,
+                "traffic": [{"digest": t["digest"], "weight": t["weight"], "role": t["role"]}
+                            for t in state["traffic"]], "proxy_port": state["proxy_port"]}
+
+    def _move(self, dep: Deployment, to_state: str, **kw: Any) -> Deployment:
+        dep = self.ledger.transition(dep, to_state, **kw)
+        self.on_progress("release.deployment", {"id": dep.id, "state": dep.state, "step": dep.step})
+        return dep
+
+    def _finish(self, dep: Deployment, to_state: str, extra: dict[str, Any] | None = None,
+                error: str | None = None) -> Deployment:
+        dep = self._move(dep, to_state, error=error)
+        return self._move_result(dep, extra)
+
+    def _move_result(self, dep: Deployment, extra: dict[str, Any] | None) -> Deployment:
+        """Store the final result (traffic as the daemon reports it) on a terminal deployment."""
+        result = self._result(dep, extra)
+        with transaction(self.ledger.conn):
+            self.ledger.conn.execute("UPDATE release_deployments SET result = ? WHERE id = ?",
+                                     (json.dumps(result, sort_keys=True), dep.id))
+        updated = self.ledger.deployment(dep.id)
+        assert updated is not None
+        return updated
+
+    def _drive(self, dep: Deployment) -> Deployment:
+        target = get_target(self.config, dep.target)
+        client = TargetClient(dep.target)
+        while not dep.terminal and dep.state != PAUSED_STATE:
+            if dep.state == "accepted":
+                dep = self._move(dep, "provisioning")
+            elif dep.state == "provisioning":
+                client.ensure_running(target)
+                answer = client.ensure_backend(self._spec(dep, target))
+                if "error" in answer:
+                    dep = self._finish(dep, "failed", error=answer["error"])
+                    continue
+                stable = answer["state"]["backends"].get("stable")
+                has_stable = bool(stable) and stable["deployment_id"] != dep.id
+                plan = self._plan(dep, target, has_stable)
+                dep = self._move(dep, "step" if plan else "promoting", step=0,
+                                 result={**dep.result, "plan": plan})
+            elif dep.state == "step":
+                client.ensure_running(target)
+                client.set_weight(dep.result["plan"][dep.step])
+                dep = self._move(dep, "analyzing")
+            elif dep.state == "analyzing":
+                dep = self._analyze(dep, target, client)
+            elif dep.state == "promoting":
+                client.ensure_running(target)
+                answer = client.promote(dep.id)
+                if "error" in answer:  # the canary vanished (daemon restarted): start over
+                    dep = self._move(dep, "provisioning", step=0)
+                    continue
+                dep = self._finish(dep, "succeeded")
+            elif dep.state == "rolling_back":
+                answer = client.abort(dep.id) if client.running() else {}
+                failed_at = dep.result.get("failed_at")
+                restored = dep.result.get("stable_since") or answer.get("stable_since")
+                extra = {"restore_s": round(restored - failed_at, 4)} if failed_at and restored else {}
+                dep = self._finish(dep, "rolled_back", extra)
+            else:
+                raise RuntimeError(f"deployment {dep.id} in unknown state {dep.state!r}")
+        return dep
+
+    def _analyze(self, dep: Deployment, target: TargetConfig, client: TargetClient) -> Deployment:
+        info = client.state()
+        canary = info["backends"].get("canary")
+        env = {"SHOPFLOOR_PROXY_URL": f"http://127.0.0.1:{info['proxy_port']}",
+               "SHOPFLOOR_CANARY_URL": f"http://127.0.0.1:{canary['port']}" if canary else "",
+               "SHOPFLOOR_RELEASE_DIGEST": dep.digest, "SHOPFLOOR_TARGET": dep.target}
+        run = run_analysis(target.analysis, client.metrics, env)
+        analyses = [*dep.result.get("analyses", []), {"step": dep.step, **run.to_dict()}]
+        result = {**dep.result, "analyses": analyses, "verdict": run.verdict.value}
+        if run.verdict is Verdict.FAILED:
+            # Users first: all traffic back on stable now (idempotent and always safe), bookkeeping after.
+            restored = client.set_weight(0)["state"]["weight_changed_at"]
+            return self._move(dep, "rolling_back",
+                              result={**result, "failed_at": run.failed_at, "stable_since": restored},
+                              error=f"canary analysis failed at step {dep.step}: " + "; ".join(
+                                  f"{m.metric}={m.value} ({m.detail[:80]})" for m in run.measurements
+                                  if m.verdict is Verdict.FAILED))
+        if run.verdict is Verdict.INCONCLUSIVE:
+            dep = self._move(dep, PAUSED_STATE, result=result)
+            return self._move_result(dep, None)
+        last = dep.step + 1 >= len(dep.result["plan"])
+        return self._move(dep, "promoting" if last else "step", step=dep.step if last else dep.step + 1,
+                          result=result)
+
+    # -- human decisions and history -----------------------------------------------------
+    def _claim_for_human(self, dep: Deployment) -> Deployment:
+        claimed = self.ledger.claim(dep.id, self.owner, resume_paused=True)
+        if claimed is None:
+            raise RequestInFlight(f"deployment {dep.id} is being driven by another process",
+                                  where=f"target {dep.target}", fix="wait for it to finish, then retry")
+        return claimed
+
+    def paused(self, target: str) -> Deployment | None:
+        return next((d for d in self.ledger.deployments(target) if d.state == PAUSED_STATE), None)
+
+    def promote(self, target: str) -> dict[str, Any]:
+        """A human judged an inconclusive canary good: continue to full promotion."""
+        self.recover()
+        dep = self.paused(target)
+        if dep is None:
+            raise UserError(f"no paused deployment on target {target!r}", where=target,
+                            fix="see `shopfloor releases --target NAME`")
+        with _Driving(dep.id):
+            dep = self._claim_for_human(dep)
+            dep = self._move(dep, "promoting", detail={"by": "human"})
+            return self._drive(dep).result
+
+    def rollback(self, target: str, to: str | None = None) -> dict[str, Any]:
+        """Abort a paused canary, or put the last known good release (or `to`) back on stable."""
+        self.recover()
+        get_target(self.config, target)
+        paused = self.paused(target)
+        if paused is not None and to is None:
+            with _Driving(paused.id):
+                dep = self._claim_for_human(paused)
+                dep = self._move(dep, "rolling_back", detail={"by": "human"})
+                return self._drive(dep).result
+        digest = self.store.resolve(to) if to else self.last_known_good(target)
+        with transaction(self.ledger.conn):
+            dep_id = self.ledger.insert_deployment(self.ledger.conn, target=target, digest=digest,
+                                                   kind="rollback", owner=self.owner)
+        with _Driving(dep_id):
+            dep = self.ledger.deployment(dep_id)
+            assert dep is not None
+            return self._drive(dep).result
+
+    def last_known_good(self, target: str) -> str:
+        good = [d for d in self.ledger.deployments(target) if d.state == "succeeded"]
+        if not good:
+            raise UserError(f"target {target!r} has no successful release to roll back to", where=target,
+                            fix="pass --to DIGEST")
+        current = good[-1].digest
+        for dep in reversed(good):
+            if dep.digest != current:
+                return dep.digest
+        raise UserError(f"target {target!r} has had only one release ({current[:12]})", where=target,
+                        fix="pass --to DIGEST to choose another artifact")
+
+    def history(self, target: str) -> dict[str, Any]:
+        self.recover()
+        client = TargetClient(target)
+        live = client.state() if client.running() else None
+        rows = [{"deployment_id": d.id, "digest": d.digest, "kind": d.kind, "state": d.state,
+                 "created_at": d.created_at, "finished_at": d.finished_at, "error": d.error,
+                 "restore_s": d.result.get("restore_s"), "verdict": d.result.get("verdict")}
+                for d in self.ledger.deployments(target)]
+        live = live or {"traffic": [], "proxy_port": None}
+        return {"target": target, "deployments": rows, "traffic": live["traffic"],
+                "proxy_port": live["proxy_port"]}
+
+    def drift_report(self, target: str) -> dict[str, Any]:
+        """Differences between the ledger, the live target and the validated context."""
+        self.recover()
+        get_target(self.config, target)
+        items: list[dict[str, Any]] = []
+        good = [d for d in self.ledger.deployments(target) if d.state == "succeeded"]
+        expected = good[-1].digest if good else None
+        client = TargetClient(target)
+        live = client.state() if client.running() else None
+        stable = (live or {}).get("backends", {}).get("stable")
+        if expected and live is None:
+            items.append({"item": "target", "ledger": expected, "live": "not running"})
+        elif expected and (stable or {}).get("digest") != expected:
+            items.append({"item": "stable release", "ledger": expected, "live": (stable or {}).get("digest")})
+        if live is not None:
+            for role, on_disk in client.live_digests().items():
+                backend = live["backends"][role]
+                if on_disk != backend["digest"]:
+                    items.append({"item": f"{role} files (changed out of band)", "ledger": backend["digest"],
+                                  "live": on_disk})
+        if expected:
+            try:
+                self.check_drift(expected)
+            except DriftDetected as exc:
+                items.append({"item": "validated context", "ledger": expected, "live": exc.what})
+        return {"target": target, "drifted": bool(items), "items": items, "expected": expected}

@@ -1,0 +1,102 @@
+"""Release fixtures: tiny real HTTP services (python http.server) and a project declaring targets."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SERVICE_SOURCE = textwrap.dedent('''
+    """A tiny service: GET /healthz is 200; other paths answer per mode.txt (ok | fail500 | slow)."""
+    import http.server, os, pathlib, time
+
+    HERE = pathlib.Path(__file__).parent
+    MODE = (HERE / "mode.txt").read_text().strip()
+    VERSION = (HERE / "version.txt").read_text().strip()
+    if os.environ.get("START_LOG"):
+        with open(os.environ["START_LOG"], "a") as fh:
+            fh.write(f"{os.getpid()} {VERSION}\\n")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            status = 200
+            if self.path != "/healthz" and MODE == "fail500":
+                status = 500
+            if self.path != "/healthz" and MODE == "slow":
+                time.sleep(0.2)
+            body = f"{VERSION}\\n".encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+''')
+
+
+def make_service(root: Path, version: str, mode: str = "ok") -> Path:
+    """A candidate workspace holding the service at `version`."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "app.py").write_text(SERVICE_SOURCE)
+    (root / "version.txt").write_text(version + "\n")
+    (root / "mode.txt").write_text(mode + "\n")
+    return root
+
+
+def target_toml(name: str = "web", *, strategy: str = "canary", steps: str = "[50]", interval_s: float = 0.2,
+                count: int = 2, metrics: str = "", min_requests: int = 3, extra: str = "") -> str:
+    return textwrap.dedent(f'''
+        [[targets]]
+        name = "{name}"
+        command = "{sys.executable} app.py"
+        health_path = "/healthz"
+        proxy_port = 0
+        strategy = "{strategy}"
+        steps = {steps}
+        health_timeout_s = 10
+        {extra}
+
+        [targets.analysis]
+        interval_s = {interval_s}
+        count = {count}
+        min_requests = {min_requests}
+    ''') + textwrap.dedent(metrics)
+
+
+ERROR_RATE_METRIC = '''
+[[targets.analysis.metrics]]
+name = "errors"
+kind = "error_rate"
+success_max = 0.01
+failure_above = 0.05
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A project directory with shopfloor.toml as cwd; target daemons are stopped afterwards."""
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("START_LOG", str(tmp_path / "starts.log"))
+    monkeypatch.delenv("SHOPFLOOR_CONFIG", raising=False)
+    yield root
+    from shopfloor.release.target_client import TargetClient
+    from shopfloor.store import state_dir
+
+    targets = state_dir() / "release" / "targets"
+    for name in os.listdir(targets) if targets.is_dir() else []:
+        TargetClient(name).stop()
+
+
+def starts(tmp_path: Path) -> list[str]:
+    """Versions started so far, one per service process start."""
+    log = tmp_path / "starts.log"
+    return [line.split()[1] for line in log.read_text().splitlines()] if log.exists() else []
