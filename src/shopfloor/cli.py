@@ -16,6 +16,7 @@ from shopfloor.errors import UserError
 COMMAND_MODULES: list[str] = [
     # module: commands it adds
     "shopfloor.commands.govern",  # brake replay, stop
+    "shopfloor.commands.run",  # run, resume
 ]
 
 CONFORMANCE_MODULES: list[str] = [
