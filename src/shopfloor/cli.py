@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
 ]
 
 CONFORMANCE_MODULES: list[str] = [
+    "shopfloor.conformance.runner",  # run, list-handlers
 ]
 
 app = typer.Typer(name="shopfloor", help="A software factory for AI coding agents.",
