@@ -1,0 +1,2 @@
+from slugify import slugify
+def test_slug(): assert slugify("Hello World") == "hello-world"

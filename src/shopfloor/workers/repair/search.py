@@ -1,0 +1,188 @@
+"""The repair search: localize, mutate, evaluate in parallel, climb, repeat.
+
+Hill climbing over single edits: a candidate is accepted when it makes more
+visible tests pass than the current program without breaking any that passed,
+and the search restarts from it (so several independent defects are fixed one
+after another). Candidates are evaluated in batches, in parallel, each worker
+in its own copy of the project; within a batch the first improving candidate
+in generation order wins, so a seed always gives the same repair.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import os
+import queue
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from shopfloor.workers.repair.localize import SuspiciousLine, localize
+from shopfloor.workers.repair.mutate import Mutant, mutants_at
+from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S, TestReport, run_tests
+
+#: Candidates evaluated before the search gives up.
+DEFAULT_CANDIDATE_BUDGET = 400
+#: Most suspicious lines considered per round.
+DEFAULT_MAX_SUSPICIOUS_LINES = 30
+_IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", "*.pyc", ".venv", ".shopfloor")
+
+
+class RepairConfig(BaseModel):
+    test_args: list[str] = Field(default_factory=lambda: ["tests"],
+                                 description="arguments to pytest selecting the visible tests")
+    sources: list[str] | None = Field(None, description="files the search may edit, relative to the "
+                                      "project; default: every .py file outside tests")
+    candidate_budget: int = Field(DEFAULT_CANDIDATE_BUDGET, ge=1)
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    seed: int = 0
+    test_timeout_s: float = Field(DEFAULT_TEST_TIMEOUT_S, gt=0)
+    max_suspicious_lines: int = Field(DEFAULT_MAX_SUSPICIOUS_LINES, ge=1)
+
+
+@dataclass
+class RepairResult:
+    repaired: bool
+    initial: TestReport
+    final: TestReport
+    edits: list[Mutant] = field(default_factory=list)
+    candidates_evaluated: int = 0
+    duration_s: float = 0.0
+    patch: str = ""
+
+    def summary(self) -> str:
+        state = "repaired" if self.repaired else "not repaired"
+        return (f"{state}: {len(self.final.passed)}/{self.final.total} visible tests pass "
+                f"(was {len(self.initial.passed)}/{self.initial.total}); {len(self.edits)} edit(s), "
+                f"{self.candidates_evaluated} candidates, {self.duration_s:.1f}s")
+
+
+def default_sources(project: Path, test_args: list[str]) -> list[str]:
+    test_roots = {a.split("::")[0].rstrip("/") for a in test_args if not a.startswith("-")}
+    out = []
+    for path in sorted(project.rglob("*.py")):
+        rel = path.relative_to(project).as_posix()
+        parts = rel.split("/")
+        if any(p.startswith(".") or p in ("__pycache__", "tests", "test") for p in parts):
+            continue
+        if parts[-1].startswith("test_") or parts[-1] in ("conftest.py", "setup.py"):
+            continue
+        if any(rel == r or rel.startswith(r + "/") for r in test_roots):
+            continue
+        out.append(rel)
+    return out
+
+
+def _fitness(report: TestReport) -> int:
+    return -1 if report.broken else len(report.passed)
+
+
+class _Workers:
+    """One private copy of the project per worker thread."""
+
+    def __init__(self, project: Path, count: int, tmp: Path) -> None:
+        self.dirs: queue.Queue[Path] = queue.Queue()
+        self.all: list[Path] = []
+        for i in range(count):
+            copy = tmp / f"worker-{i}"
+            shutil.copytree(project, copy, ignore=_IGNORED, symlinks=True)
+            self.dirs.put(copy)
+            self.all.append(copy)
+
+    def write_everywhere(self, rel: str, text: str) -> None:
+        for d in self.all:
+            (d / rel).write_text(text)
+
+
+def _evaluate(workers: _Workers, mutant: Mutant, current: dict[str, str], baseline: TestReport,
+              config: RepairConfig) -> TestReport | None:
+    """Full report when the candidate improves on `baseline`, else None. Stage one re-runs only
+    the failing tests: if none of them now passes, the candidate cannot improve."""
+    workdir = workers.dirs.get()
+    try:
+        (workdir / mutant.path).write_text(mutant.source)
+        first = run_tests(workdir, list(baseline.failed_node_ids), timeout_s=config.test_timeout_s)
+        if first.broken or not first.passed:
+            return None
+        report = run_tests(workdir, config.test_args, timeout_s=config.test_timeout_s)
+        improves = (not report.broken and baseline.passed <= report.passed
+                    and _fitness(report) > _fitness(baseline))
+        return report if improves else None
+    finally:
+        (workdir / mutant.path).write_text(current[mutant.path])
+        workers.dirs.put(workdir)
+
+
+def _candidates(ranked: list[SuspiciousLine], current: dict[str, str], config: RepairConfig,
+                rng: random.Random) -> Iterator[Mutant]:
+    top = ranked[: config.max_suspicious_lines]
+    # Equally suspicious lines are visited in seeded order; better scores always come first.
+    keyed = sorted(top, key=lambda s: (-s.score, rng.random()))
+    for spot in keyed:
+        yield from mutants_at(spot.path, current[spot.path], spot.line, rng)
+
+
+def _first_improvement(pool: ThreadPoolExecutor, workers: _Workers, stream: Iterator[Mutant],
+                       current: dict[str, str], baseline: TestReport, config: RepairConfig,
+                       budget: int) -> tuple[tuple[Mutant, TestReport] | None, int]:
+    """Evaluate the stream in parallel batches until a candidate improves; return it and the count spent."""
+    spent = 0
+    while spent < budget:
+        batch = list(itertools.islice(stream, min(config.workers * 2, budget - spent)))
+        if not batch:
+            break
+        results = list(pool.map(lambda m: _evaluate(workers, m, current, baseline, config), batch))
+        spent += len(batch)
+        for mutant, result in zip(batch, results, strict=True):
+            if result is not None:
+                return (mutant, result), spent
+    return None, spent
+
+
+def repair_project(project: Path, config: RepairConfig | None = None) -> RepairResult:
+    """Repair `project` in place so its visible tests pass; return what was done."""
+    config = config or RepairConfig()
+    project = Path(project).resolve()
+    started = time.monotonic()
+    rng = random.Random(config.seed)
+    sources = config.sources or default_sources(project, config.test_args)
+    original = {rel: (project / rel).read_text() for rel in sources}
+    current = dict(original)
+
+    with tempfile.TemporaryDirectory(prefix="shopfloor-repair-") as tmp:
+        workers = _Workers(project, config.workers, Path(tmp))
+        initial, ranked = localize(workers.all[0], config.test_args, sources, timeout_s=config.test_timeout_s)
+        report, edits, evaluated = initial, [], 0
+        with ThreadPoolExecutor(config.workers) as pool:
+            while ranked and not report.all_passed and evaluated < config.candidate_budget:
+                stream = _candidates(ranked, current, config, rng)
+                accepted, spent = _first_improvement(pool, workers, stream, current, report, config,
+                                                     config.candidate_budget - evaluated)
+                evaluated += spent
+                if accepted is None:
+                    break
+                mutant, report = accepted
+                edits.append(mutant)
+                current[mutant.path] = mutant.source
+                workers.write_everywhere(mutant.path, mutant.source)
+                if not report.all_passed:
+                    report, ranked = localize(workers.all[0], config.test_args, sources,
+                                              timeout_s=config.test_timeout_s)
+
+    patch = "".join(
+        "".join(difflib.unified_diff(original[rel].splitlines(keepends=True),
+                                     current[rel].splitlines(keepends=True), f"a/{rel}", f"b/{rel}"))
+        for rel in sources if current[rel] != original[rel])
+    for rel in sources:
+        if current[rel] != original[rel]:
+            (project / rel).write_text(current[rel])
+    return RepairResult(report.all_passed, initial, report, edits, evaluated,
+                        time.monotonic() - started, patch)
