@@ -57,7 +57,7 @@ class Answer:
 
     def describe(self) -> str:
         if self.selected_option is not None:
-            return f"[{self.selected_option.key}] {self.selected_option.label}"
+            return self.selected_option.label
         return self.text or str(self.value)
 
 
