@@ -36,8 +36,9 @@ def test_post_and_read_back_messages_newest_first(slack_twin: RunningTwin) -> No
 
     bot.chat_update(channel=first["channel"], ts=first["ts"], text="deploy started (v2)")
     bot.reactions_add(channel=first["channel"], name="rocket", timestamp=first["ts"])
-    again = slack_error(lambda: bot.reactions_add(channel=first["channel"], name="rocket",
-                                                  timestamp=first["ts"]))
+    again = slack_error(
+        lambda: bot.reactions_add(channel=first["channel"], name="rocket", timestamp=first["ts"])
+    )
     assert again.response["error"] == "already_reacted"
     bot.chat_delete(channel=first["channel"], ts=second["ts"])
     (only,) = bot.conversations_history(channel=first["channel"])["messages"]
@@ -61,8 +62,10 @@ def test_history_paginates_with_cursor_and_has_more(slack_twin: RunningTwin) -> 
 def test_users_and_conversations_paginate(slack_twin: RunningTwin) -> None:
     bot = client(slack_twin)
     # SlackResponse iterates by refilling itself, so read each page inside the loop.
-    pages = [([m["name"] for m in page["members"]], page["response_metadata"]["next_cursor"])
-             for page in bot.users_list(limit=1)]
+    pages = [
+        ([m["name"] for m in page["members"]], page["response_metadata"]["next_cursor"])
+        for page in bot.users_list(limit=1)
+    ]
     assert len(pages) == 3 and pages[-1][1] == "" and all(cursor for _, cursor in pages[:-1])
     assert sorted(name for names, _ in pages for name in names) == ["alice", "bob", "shopbot"]
     bot.conversations_create(name="deploys")
@@ -77,8 +80,10 @@ def test_users_info_and_lookup_by_email(slack_twin: RunningTwin) -> None:
     alice = bot.users_lookupByEmail(email="alice@example.com")["user"]
     assert alice["real_name"] == "Alice Adams"
     assert bot.users_info(user=alice["id"])["user"]["profile"]["email"] == "alice@example.com"
-    assert slack_error(lambda: bot.users_lookupByEmail(email="nobody@example.com")).response["error"] \
+    assert (
+        slack_error(lambda: bot.users_lookupByEmail(email="nobody@example.com")).response["error"]
         == "users_not_found"
+    )
     assert slack_error(lambda: bot.users_info(user="U000")).response["error"] == "user_not_found"
 
 
@@ -87,17 +92,26 @@ def test_errors_use_slacks_ok_false_envelope_and_codes(slack_twin: RunningTwin) 
     wrong = slack_error(lambda: client(slack_twin, token="xoxb-wrong").auth_test())
     assert wrong.response.status_code == 200  # Slack reports auth errors in the body, not the status
     assert wrong.response.data == {"ok": False, "error": "invalid_auth"}
-    assert slack_error(lambda: WebClient(base_url=slack_twin.base_url).auth_test()).response["error"] \
+    assert (
+        slack_error(lambda: WebClient(base_url=slack_twin.base_url).auth_test()).response["error"]
         == "not_authed"
-    assert slack_error(lambda: bot.chat_postMessage(channel="#nope", text="x")).response["error"] \
+    )
+    assert (
+        slack_error(lambda: bot.chat_postMessage(channel="#nope", text="x")).response["error"]
         == "channel_not_found"
+    )
     # The bot is not in #random and has no chat:write.public scope.
-    assert slack_error(lambda: bot.chat_postMessage(channel="#random", text="x")).response["error"] \
+    assert (
+        slack_error(lambda: bot.chat_postMessage(channel="#random", text="x")).response["error"]
         == "not_in_channel"
-    assert slack_error(lambda: bot.chat_postMessage(channel="#general", text="")).response["error"] \
-        == "no_text"
-    assert slack_error(lambda: bot.conversations_create(name="General Chat")).response["error"] \
+    )
+    assert (
+        slack_error(lambda: bot.chat_postMessage(channel="#general", text="")).response["error"] == "no_text"
+    )
+    assert (
+        slack_error(lambda: bot.conversations_create(name="General Chat")).response["error"]
         == "invalid_name_specials"
+    )
     assert slack_error(lambda: bot.conversations_create(name="general")).response["error"] == "name_taken"
     joined = bot.conversations_join(channel="random")
     assert joined["channel"]["is_member"] is True
@@ -120,8 +134,17 @@ def test_token_scopes_are_enforced(twin_fleet) -> None:
 
 
 def test_rate_limit_429_is_retried_by_the_sdk_handler(twin_fleet) -> None:
-    chaos = {"twins": {"slack": {"routes": {"POST /api/chat.postMessage": {
-        "rate_limit": {"rate": 1.0, "burst": 2, "retry_after_s": 0}}}}}}
+    chaos = {
+        "twins": {
+            "slack": {
+                "routes": {
+                    "POST /api/chat.postMessage": {
+                        "rate_limit": {"rate": 1.0, "burst": 2, "retry_after_s": 0}
+                    }
+                }
+            }
+        }
+    }
     slack = twin_fleet(["slack"], chaos=chaos)["slack"]
     plain = client(slack)
     limited = slack_error(lambda: plain.chat_postMessage(channel="#general", text="x"))

@@ -82,16 +82,29 @@ class TwinApp:
     def _request(self, scope: dict[str, Any], body: bytes) -> TwinRequest:
         headers = Headers(scope=scope)
         host = headers.get("host") or "{}:{}".format(*scope.get("server") or ("127.0.0.1", 80))
-        return TwinRequest(scope["method"], scope["path"], {}, QueryParams(scope.get("query_string", b"")),
-                           headers, body, f"{scope.get('scheme', 'http')}://{host}")
+        return TwinRequest(
+            scope["method"],
+            scope["path"],
+            {},
+            QueryParams(scope.get("query_string", b"")),
+            headers,
+            body,
+            f"{scope.get('scheme', 'http')}://{host}",
+        )
 
-    async def _vendor(self, scope: dict[str, Any], receive: Receive, send: Send,
-                      request: TwinRequest) -> None:
+    async def _vendor(
+        self, scope: dict[str, Any], receive: Receive, send: Send, request: TwinRequest
+    ) -> None:
         twin = self.twin
         started = time.perf_counter()
-        entry = twin.journal.record(time=twin.clock.now(), method=request.method, path=request.path,
-                                    query=request.query.__str__(), headers=dict(request.headers),
-                                    body=request.body)
+        entry = twin.journal.record(
+            time=twin.clock.now(),
+            method=request.method,
+            path=request.path,
+            query=request.query.__str__(),
+            headers=dict(request.headers),
+            body=request.body,
+        )
         decision = self.chaos.decide(request.method, request.path)
         entry.fault = decision.fault
         if decision.fault == "outage":
@@ -115,8 +128,12 @@ class TwinApp:
         else:
             response = await self.dispatch(scope, request)
         # Journal before sending: once the client has its answer, assertions may read the entry.
-        twin.journal.finish(entry, status=response.status_code, body=bytes(response.body),
-                            duration_ms=(time.perf_counter() - started) * 1000)
+        twin.journal.finish(
+            entry,
+            status=response.status_code,
+            body=bytes(response.body),
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
         await self._send(send, receive, response, decision)
 
     async def _drop(self, receive: Receive, *, reset: bool = True) -> None:
@@ -145,6 +162,8 @@ class TwinApp:
                     result = handler(request)
             except TwinReply as reply:
                 return reply.response
+            except Exception as exc:  # a twin bug must look like a vendor 500, not kill the connection
+                return twin.error_response(500, f"twin error: {type(exc).__name__}: {exc}")
             if isinstance(result, Response):
                 return result
             if result is None:
@@ -162,10 +181,10 @@ class TwinApp:
         if decision.fault != "limited_data":
             await send({"type": "http.response.body", "body": body})
             return
-        cut = body if decision.max_bytes is None else body[:decision.max_bytes]
+        cut = body if decision.max_bytes is None else body[: decision.max_bytes]
         if decision.bytes_per_s:
             for i in range(0, len(cut), BANDWIDTH_CHUNK_BYTES):
-                chunk = cut[i:i + BANDWIDTH_CHUNK_BYTES]
+                chunk = cut[i : i + BANDWIDTH_CHUNK_BYTES]
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await asyncio.sleep(len(chunk) / decision.bytes_per_s)
         else:
@@ -178,7 +197,7 @@ class TwinApp:
     # --- control API ------------------------------------------------------------------------
     def _control(self, request: TwinRequest) -> Response:
         twin = self.twin
-        op = request.path[len(CONTROL_PREFIX) + 1:].strip("/")
+        op = request.path[len(CONTROL_PREFIX) + 1 :].strip("/")
         try:
             payload = request.json() or {}
         except ValueError:
@@ -188,8 +207,14 @@ class TwinApp:
             if key == ("GET", "health"):
                 return json_response({"twin": twin.name, "ok": True})
             if key == ("GET", "credentials"):
-                return json_response({"twin": twin.name, "url": twin.url, "base_url": twin.base_url(),
-                                      "credentials": twin.credentials()})
+                return json_response(
+                    {
+                        "twin": twin.name,
+                        "url": twin.url,
+                        "base_url": twin.base_url(),
+                        "credentials": twin.credentials(),
+                    }
+                )
             if key == ("POST", "reset"):
                 twin.reset()
                 self.chaos.reset()
@@ -205,8 +230,9 @@ class TwinApp:
                 twin.restore(payload)
                 return json_response({"ok": True})
             if key == ("GET", "journal"):
-                entries = twin.journal.entries(method=request.query.get("method"),
-                                               path=request.query.get("path"))
+                entries = twin.journal.entries(
+                    method=request.query.get("method"), path=request.query.get("path")
+                )
                 return json_response({"entries": [e.to_dict() for e in entries]})
             if key == ("DELETE", "journal"):
                 twin.journal.clear()
@@ -220,19 +246,39 @@ class TwinApp:
                     twin.clock.set(float(payload["set"]), ticking=payload.get("ticking"))
                 return json_response(twin.clock.dump())
             if key == ("POST", "chaos"):
-                self.chaos = ChaosEngine(twin.name, TwinChaos.model_validate(payload.get("faults", {})),
-                                         int(payload.get("seed", self.chaos.seed)))
+                self.chaos = ChaosEngine(
+                    twin.name,
+                    TwinChaos.model_validate(payload.get("faults", {})),
+                    int(payload.get("seed", self.chaos.seed)),
+                )
                 return json_response({"ok": True})
             if key == ("POST", "outage"):
                 if self.on_outage is None:
                     return json_response({"error": "this twin is not served by a TwinServer"}, 409)
-                threading.Thread(target=self.on_outage, args=(float(payload.get("seconds", 1.0)),),
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self.on_outage, args=(float(payload.get("seconds", 1.0)),), daemon=True
+                ).start()
                 return json_response({"ok": True})
         except (ValueError, KeyError, TypeError, NotImplementedError) as exc:
             return json_response({"error": f"{type(exc).__name__}: {exc}"}, 400)
-        return json_response({"error": f"unknown control call {request.method} {request.path}",
-                              "known": ["GET health", "GET credentials", "POST reset", "POST seed",
-                                        "GET state", "POST snapshot", "POST restore", "GET journal",
-                                        "DELETE journal", "GET clock", "POST clock", "POST chaos",
-                                        "POST outage"]}, 404)
+        return json_response(
+            {
+                "error": f"unknown control call {request.method} {request.path}",
+                "known": [
+                    "GET health",
+                    "GET credentials",
+                    "POST reset",
+                    "POST seed",
+                    "GET state",
+                    "POST snapshot",
+                    "POST restore",
+                    "GET journal",
+                    "DELETE journal",
+                    "GET clock",
+                    "POST clock",
+                    "POST chaos",
+                    "POST outage",
+                ],
+            },
+            404,
+        )

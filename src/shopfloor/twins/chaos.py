@@ -126,8 +126,11 @@ def read_structured_file(path: Path, what: str) -> Any:
     try:
         return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise UserError(f"cannot parse {what}: {str(exc).splitlines()[0]}", where=str(path),
-                        fix="write valid YAML or JSON") from None
+        raise UserError(
+            f"cannot parse {what}: {str(exc).splitlines()[0]}",
+            where=str(path),
+            fix="write valid YAML or JSON",
+        ) from None
 
 
 def load_chaos(source: ChaosProfile | Mapping[str, Any] | Path | str | None) -> ChaosProfile:
@@ -145,8 +148,9 @@ def load_chaos(source: ChaosProfile | Mapping[str, Any] | Path | str | None) -> 
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise UserError(f"{err['msg']} at {loc}", where=where,
-                        fix="see the chaos profile format in docs/twins.md") from None
+        raise UserError(
+            f"{err['msg']} at {loc}", where=where, fix="see the chaos profile format in docs/twins.md"
+        ) from None
 
 
 @dataclass

@@ -78,8 +78,16 @@ class TwinReply(Exception):
 class TwinRequest:
     """One vendor request, with its body already read."""
 
-    def __init__(self, method: str, path: str, path_params: Mapping[str, Any], query: QueryParams,
-                 headers: Headers, body: bytes, base_url: str) -> None:
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        path_params: Mapping[str, Any],
+        query: QueryParams,
+        headers: Headers,
+        body: bytes,
+        base_url: str,
+    ) -> None:
         self.method = method
         self.path = path
         self.path_params = dict(path_params)
@@ -124,8 +132,9 @@ class Twin:
     name: ClassVar[str] = "twin"
     description: ClassVar[str] = ""
 
-    def __init__(self, fixture: Mapping[str, Any] | None = None, *, seed: int | str = 0,
-                 clock: TwinClock | None = None) -> None:
+    def __init__(
+        self, fixture: Mapping[str, Any] | None = None, *, seed: int | str = 0, clock: TwinClock | None = None
+    ) -> None:
         self.lock = threading.RLock()
         self.clock = clock or TwinClock()
         self.ids = IdFactory(seed)
@@ -179,8 +188,12 @@ class Twin:
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"twin": self.name, "state": copy.deepcopy(self.state), "ids": self.ids.dump(),
-                    "clock": self.clock.dump()}
+            return {
+                "twin": self.name,
+                "state": copy.deepcopy(self.state),
+                "ids": self.ids.dump(),
+                "clock": self.clock.dump(),
+            }
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         if snapshot.get("twin") != self.name:

@@ -48,19 +48,28 @@ class JournalEntry:
 
 
 class Journal:
-    def __init__(self, max_entries: int = DEFAULT_JOURNAL_MAX_ENTRIES,
-                 body_limit: int = DEFAULT_JOURNAL_BODY_LIMIT) -> None:
+    def __init__(
+        self, max_entries: int = DEFAULT_JOURNAL_MAX_ENTRIES, body_limit: int = DEFAULT_JOURNAL_BODY_LIMIT
+    ) -> None:
         self._entries: deque[JournalEntry] = deque(maxlen=max_entries)
         self._seq = 0
         self._lock = threading.Lock()
         self.body_limit = body_limit
 
-    def record(self, *, time: float, method: str, path: str, query: str, headers: dict[str, str],
-               body: bytes) -> JournalEntry:
+    def record(
+        self, *, time: float, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> JournalEntry:
         with self._lock:
             self._seq += 1
-            entry = JournalEntry(seq=self._seq, time=time, method=method, path=path, query=query,
-                                 headers=headers, body=_text(body, self.body_limit))
+            entry = JournalEntry(
+                seq=self._seq,
+                time=time,
+                method=method,
+                path=path,
+                query=query,
+                headers=headers,
+                body=_text(body, self.body_limit),
+            )
             self._entries.append(entry)
             return entry
 
@@ -73,8 +82,11 @@ class Journal:
         """Entries in arrival order, optionally only those with this method and/or exact path."""
         with self._lock:
             items = list(self._entries)
-        return [e for e in items
-                if (method is None or e.method == method.upper()) and (path is None or e.path == path)]
+        return [
+            e
+            for e in items
+            if (method is None or e.method == method.upper()) and (path is None or e.path == path)
+        ]
 
     def clear(self) -> None:
         with self._lock:

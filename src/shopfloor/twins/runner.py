@@ -49,12 +49,18 @@ def load_seed(source: Mapping[str, Any] | Path | str | None) -> tuple[dict[str, 
         where = str(source)
         source = read_structured_file(Path(source), "seed") or {}
     if not isinstance(source, Mapping):
-        raise UserError("a seed must map twin names to fixtures", where=where,
-                        fix="write e.g. `slack: {users: [...]}` at the top level")
+        raise UserError(
+            "a seed must map twin names to fixtures",
+            where=where,
+            fix="write e.g. `slack: {users: [...]}` at the top level",
+        )
     unknown = sorted(set(source) - set(BUILTIN_TWINS))
     if unknown:
-        raise UserError(f"unknown twin section {unknown[0]!r}", where=where,
-                        fix=f"sections are twin names: {', '.join(BUILTIN_TWINS)}")
+        raise UserError(
+            f"unknown twin section {unknown[0]!r}",
+            where=where,
+            fix=f"sections are twin names: {', '.join(BUILTIN_TWINS)}",
+        )
     return dict(source), where
 
 
@@ -82,8 +88,12 @@ class RunningTwin:
             return self.twin.credentials()
 
     def describe(self) -> dict[str, Any]:
-        return {"url": self.url, "base_url": self.base_url, "control_url": f"{self.url}/_twin",
-                "credentials": self.credentials()}
+        return {
+            "url": self.url,
+            "base_url": self.base_url,
+            "control_url": f"{self.url}/_twin",
+            "credentials": self.credentials(),
+        }
 
 
 class TwinFleet(Mapping[str, RunningTwin]):
@@ -115,23 +125,36 @@ class TwinFleet(Mapping[str, RunningTwin]):
         return out
 
 
-def start_twin(name: str, *, fixture: Mapping[str, Any] | None = None, chaos: ChaosProfile | None = None,
-               id_seed: int | str = 0, host: str = DEFAULT_HOST, where: str = "seed") -> RunningTwin:
+def start_twin(
+    name: str,
+    *,
+    fixture: Mapping[str, Any] | None = None,
+    chaos: ChaosProfile | None = None,
+    id_seed: int | str = 0,
+    host: str = DEFAULT_HOST,
+    where: str = "seed",
+) -> RunningTwin:
     cls = twin_class(name)
     try:
         twin = cls(fixture, seed=id_seed)
     except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"bad {name} fixture: {exc}", where=where,
-                        fix=f"see the {name} fixture format in docs/twins.md") from None
+        raise UserError(
+            f"bad {name} fixture: {exc}", where=where, fix=f"see the {name} fixture format in docs/twins.md"
+        ) from None
     profile = chaos or ChaosProfile()
     server = TwinServer(twin, chaos=profile.twins.get(name), chaos_seed=profile.seed, host=host).start()
     return RunningTwin(name, twin, server)
 
 
 @contextmanager
-def run_twins(names: Sequence[str], *, seed: Mapping[str, Any] | Path | str | None = None,
-              chaos: ChaosProfile | Mapping[str, Any] | Path | str | None = None, id_seed: int | str = 0,
-              host: str = DEFAULT_HOST) -> Iterator[TwinFleet]:
+def run_twins(
+    names: Sequence[str],
+    *,
+    seed: Mapping[str, Any] | Path | str | None = None,
+    chaos: ChaosProfile | Mapping[str, Any] | Path | str | None = None,
+    id_seed: int | str = 0,
+    host: str = DEFAULT_HOST,
+) -> Iterator[TwinFleet]:
     """Start the named twins (seeded, with chaos), yield them, stop them all on exit."""
     for name in names:
         twin_class(name)  # unknown names fail before anything starts
@@ -139,13 +162,15 @@ def run_twins(names: Sequence[str], *, seed: Mapping[str, Any] | Path | str | No
     profile = load_chaos(chaos)
     unknown = sorted(set(profile.twins) - set(BUILTIN_TWINS))
     if unknown:
-        raise UserError(f"chaos profile names unknown twin {unknown[0]!r}",
-                        fix=f"twins are: {', '.join(BUILTIN_TWINS)}")
+        raise UserError(
+            f"chaos profile names unknown twin {unknown[0]!r}", fix=f"twins are: {', '.join(BUILTIN_TWINS)}"
+        )
     with ExitStack() as stack:
         running: dict[str, RunningTwin] = {}
         for name in dict.fromkeys(names):
-            twin = start_twin(name, fixture=fixtures.get(name), chaos=profile, id_seed=id_seed, host=host,
-                              where=where)
+            twin = start_twin(
+                name, fixture=fixtures.get(name), chaos=profile, id_seed=id_seed, host=host, where=where
+            )
             stack.callback(twin.server.stop)
             running[name] = twin
         yield TwinFleet(running)

@@ -27,9 +27,16 @@ DEFAULT_GRACEFUL_SHUTDOWN_S = 0.5
 
 
 class TwinServer:
-    def __init__(self, twin: Twin, *, chaos: TwinChaos | None = None, chaos_seed: int = 0,
-                 host: str = DEFAULT_HOST, port: int = 0,
-                 start_timeout_s: float = DEFAULT_START_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        twin: Twin,
+        *,
+        chaos: TwinChaos | None = None,
+        chaos_seed: int = 0,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
+    ) -> None:
         self.twin = twin
         self.host = host
         self.port = port
@@ -66,12 +73,21 @@ class TwinServer:
                 return self
             self._stopped = False
             sock = self._bind()
-            config = uvicorn.Config(self.app, log_level="error", access_log=False, lifespan="off",
-                                    http="h11", loop="asyncio",
-                                    timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN_S)
+            config = uvicorn.Config(
+                self.app,
+                log_level="error",
+                access_log=False,
+                lifespan="off",
+                http="h11",
+                loop="asyncio",
+                timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN_S,
+            )
             server = uvicorn.Server(config)
-            thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
-                                      name=f"twin-{self.twin.name}", daemon=True)
+            thread = threading.Thread(
+                target=lambda: asyncio.run(server.serve(sockets=[sock])),
+                name=f"twin-{self.twin.name}",
+                daemon=True,
+            )
             thread.start()
             deadline = time.monotonic() + self.start_timeout_s
             while not server.started:

@@ -30,8 +30,18 @@ from shopfloor.twins.framework import Twin, TwinReply, TwinRequest, json_respons
 
 DEFAULT_BOT_TOKEN = "xoxb-shopfloor-twin"
 DEFAULT_USER_TOKEN = "xoxp-shopfloor-twin"
-BOT_SCOPES = ["chat:write", "channels:read", "channels:history", "channels:join", "channels:manage",
-              "groups:read", "groups:history", "users:read", "users:read.email", "reactions:write"]
+BOT_SCOPES = [
+    "chat:write",
+    "channels:read",
+    "channels:history",
+    "channels:join",
+    "channels:manage",
+    "groups:read",
+    "groups:history",
+    "users:read",
+    "users:read.email",
+    "reactions:write",
+]
 #: Default and maximum page sizes, as Slack documents them per method.
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 1000
@@ -41,11 +51,18 @@ _EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']+$")
 
 #: method → the scope Slack requires of a bot token.
 REQUIRED_SCOPES = {
-    "conversations.list": "channels:read", "conversations.info": "channels:read",
-    "conversations.members": "channels:read", "conversations.create": "channels:manage",
-    "conversations.join": "channels:join", "conversations.history": "channels:history",
-    "chat.postMessage": "chat:write", "chat.update": "chat:write", "chat.delete": "chat:write",
-    "users.list": "users:read", "users.info": "users:read", "users.lookupByEmail": "users:read.email",
+    "conversations.list": "channels:read",
+    "conversations.info": "channels:read",
+    "conversations.members": "channels:read",
+    "conversations.create": "channels:manage",
+    "conversations.join": "channels:join",
+    "conversations.history": "channels:history",
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "users.list": "users:read",
+    "users.info": "users:read",
+    "users.lookupByEmail": "users:read.email",
     "reactions.add": "reactions:write",
 }
 
@@ -63,10 +80,17 @@ class SlackTwin(Twin):
         s = self.state
         if not s:
             team = {"name": "Shopfloor Twin", "domain": "shopfloor-twin", **fixture.get("team", {})}
-            s.update(team={"id": self.ids.next("T", 8), **team}, users={}, channels={}, messages={},
-                     tokens={}, ts_seq=0)
-            bot = self._add_user({"name": "shopbot", "real_name": "Shopfloor Bot", "is_bot": True,
-                                  **fixture.get("bot", {})})
+            s.update(
+                team={"id": self.ids.next("T", 8), **team},
+                users={},
+                channels={},
+                messages={},
+                tokens={},
+                ts_seq=0,
+            )
+            bot = self._add_user(
+                {"name": "shopbot", "real_name": "Shopfloor Bot", "is_bot": True, **fixture.get("bot", {})}
+            )
             s["bot_user"] = bot["id"]
             s["bot_id"] = self.ids.next("B", 10)
             if "tokens" not in fixture:
@@ -81,8 +105,14 @@ class SlackTwin(Twin):
         for spec in fixture.get("channels", []):
             members = [self._user_by_name(n)["id"] for n in spec.get("members", [])]
             creator = members[0] if members else s["bot_user"]
-            self._add_channel(spec["name"], creator, bool(spec.get("is_private", False)), members,
-                              topic=spec.get("topic", ""), purpose=spec.get("purpose", ""))
+            self._add_channel(
+                spec["name"],
+                creator,
+                bool(spec.get("is_private", False)),
+                members,
+                topic=spec.get("topic", ""),
+                purpose=spec.get("purpose", ""),
+            )
         for spec in fixture.get("messages", []):
             channel = self._channel_by_name(spec["channel"])
             self._post(channel["id"], self._user_by_name(spec["user"])["id"], spec["text"])
@@ -94,31 +124,59 @@ class SlackTwin(Twin):
         self._add_channel("general", alice["id"], False, [alice["id"], bob["id"], bot])
         self._add_channel("random", alice["id"], False, [alice["id"], bob["id"]])
         self.state["tokens"][DEFAULT_USER_TOKEN] = {
-            "user_id": alice["id"], "scopes": [*BOT_SCOPES, "chat:write.public"]}
+            "user_id": alice["id"],
+            "scopes": [*BOT_SCOPES, "chat:write.public"],
+        }
 
     def _add_user(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         uid = self.ids.next("U", 10)
         name = spec["name"]
         real_name = spec.get("real_name", name)
         user = {
-            "id": uid, "team_id": self.state["team"]["id"], "name": name, "deleted": False,
-            "real_name": real_name, "tz": spec.get("tz", "Etc/UTC"),
+            "id": uid,
+            "team_id": self.state["team"]["id"],
+            "name": name,
+            "deleted": False,
+            "real_name": real_name,
+            "tz": spec.get("tz", "Etc/UTC"),
             "is_bot": bool(spec.get("is_bot", False)),
-            "is_admin": bool(spec.get("is_admin", False)), "updated": int(self.clock.now()),
-            "profile": {"real_name": real_name, "display_name": spec.get("display_name", name),
-                        "email": spec.get("email"), "team": self.state["team"]["id"]},
+            "is_admin": bool(spec.get("is_admin", False)),
+            "updated": int(self.clock.now()),
+            "profile": {
+                "real_name": real_name,
+                "display_name": spec.get("display_name", name),
+                "email": spec.get("email"),
+                "team": self.state["team"]["id"],
+            },
         }
         self.state["users"][uid] = user
         return user
 
-    def _add_channel(self, name: str, creator: str, private: bool, members: list[str], *,
-                     topic: str = "", purpose: str = "") -> dict[str, Any]:
+    def _add_channel(
+        self,
+        name: str,
+        creator: str,
+        private: bool,
+        members: list[str],
+        *,
+        topic: str = "",
+        purpose: str = "",
+    ) -> dict[str, Any]:
         cid = self.ids.next("G" if private else "C", 10)
         now = int(self.clock.now())
         channel = {
-            "id": cid, "name": name, "name_normalized": name, "is_channel": not private,
-            "is_group": private, "is_im": False, "is_mpim": False, "is_private": private,
-            "is_archived": False, "is_general": name == "general", "created": now, "creator": creator,
+            "id": cid,
+            "name": name,
+            "name_normalized": name,
+            "is_channel": not private,
+            "is_group": private,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": private,
+            "is_archived": False,
+            "is_general": name == "general",
+            "created": now,
+            "creator": creator,
             "topic": {"value": topic, "creator": "", "last_set": 0},
             "purpose": {"value": purpose, "creator": "", "last_set": 0},
             "members": list(dict.fromkeys([creator, *members])),
@@ -130,8 +188,14 @@ class SlackTwin(Twin):
     def _post(self, cid: str, user: str, text: str, **extra: Any) -> dict[str, Any]:
         self.state["ts_seq"] += 1
         ts = f"{int(self.clock.now())}.{self.state['ts_seq']:06d}"
-        message = {"type": "message", "user": user, "text": text, "ts": ts, "team": self.state["team"]["id"],
-                   **extra}
+        message = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "team": self.state["team"]["id"],
+            **extra,
+        }
         self.state["messages"][cid].append(message)
         return message
 
@@ -152,19 +216,26 @@ class SlackTwin(Twin):
         return self.url + "/api/"
 
     def credentials(self) -> dict[str, Any]:
-        return {"tokens": {t: {"user": self.state["users"][v["user_id"]]["name"], "scopes": v["scopes"]}
-                           for t, v in self.state["tokens"].items()}}
+        return {
+            "tokens": {
+                t: {"user": self.state["users"][v["user_id"]]["name"], "scopes": v["scopes"]}
+                for t, v in self.state["tokens"].items()
+            }
+        }
 
     def error_response(self, status: int, message: str) -> Response:
-        return json_response({"ok": False, "error": "fatal_error" if status >= 500 else "invalid_request",
-                              "detail": message}, status)
+        return json_response(
+            {"ok": False, "error": "fatal_error" if status >= 500 else "invalid_request", "detail": message},
+            status,
+        )
 
     def rate_limited_response(self, retry_after_s: int) -> Response:
         return json_response({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(retry_after_s)})
 
     def not_found_response(self, request: TwinRequest) -> Response:
-        return json_response({"ok": False, "error": "unknown_method",
-                              "req_method": request.path.rsplit("/", 1)[-1]}, 404)
+        return json_response(
+            {"ok": False, "error": "unknown_method", "req_method": request.path.rsplit("/", 1)[-1]}, 404
+        )
 
     def authenticate(self, request: TwinRequest) -> Response | None:
         header = request.headers.get("authorization", "")
@@ -176,10 +247,19 @@ class SlackTwin(Twin):
             return json_response({"ok": False, "error": "invalid_auth"})
         method = request.path.rsplit("/", 1)[-1]
         needed = REQUIRED_SCOPES.get(method)
-        if needed and needed not in grant["scopes"] and not (
-                needed == "chat:write" and "chat:write.public" in grant["scopes"]):
-            return json_response({"ok": False, "error": "missing_scope", "needed": needed,
-                                  "provided": ",".join(grant["scopes"])})
+        if (
+            needed
+            and needed not in grant["scopes"]
+            and not (needed == "chat:write" and "chat:write.public" in grant["scopes"])
+        ):
+            return json_response(
+                {
+                    "ok": False,
+                    "error": "missing_scope",
+                    "needed": needed,
+                    "provided": ",".join(grant["scopes"]),
+                }
+            )
         request.auth.update(grant)
         return None
 
@@ -214,8 +294,14 @@ class SlackTwin(Twin):
             raise _fail("invalid_limit") from None
         return max(1, min(limit, MAX_PAGE_LIMIT))
 
-    def _page(self, items: list[Any], key: Any, kind: str, args: Mapping[str, Any],
-              default_limit: int = DEFAULT_PAGE_LIMIT) -> tuple[list[Any], str]:
+    def _page(
+        self,
+        items: list[Any],
+        key: Any,
+        kind: str,
+        args: Mapping[str, Any],
+        default_limit: int = DEFAULT_PAGE_LIMIT,
+    ) -> tuple[list[Any], str]:
         """Slack cursor pagination: the cursor is base64 of `kind:<first key of the next page>`."""
         start = 0
         cursor = str(args.get("cursor") or "")
@@ -230,8 +316,8 @@ class SlackTwin(Twin):
                 raise _fail("invalid_cursor")
             start = keys.index(first)
         limit = self._limit(args, default_limit)
-        page = items[start:start + limit]
-        rest = items[start + limit:]
+        page = items[start : start + limit]
+        rest = items[start + limit :]
         next_cursor = base64.b64encode(f"{kind}:{key(rest[0])}".encode()).decode() if rest else ""
         return page, next_cursor
 
@@ -255,9 +341,15 @@ class SlackTwin(Twin):
     def auth_test(self, request: TwinRequest) -> Any:
         caller = request.auth["user_id"]
         team = self.state["team"]
-        out = {"ok": True, "url": f"https://{team['domain']}.slack.com/", "team": team["name"],
-               "user": self.state["users"][caller]["name"], "team_id": team["id"], "user_id": caller,
-               "is_enterprise_install": False}
+        out = {
+            "ok": True,
+            "url": f"https://{team['domain']}.slack.com/",
+            "team": team["name"],
+            "user": self.state["users"][caller]["name"],
+            "team_id": team["id"],
+            "user_id": caller,
+            "is_enterprise_install": False,
+        }
         if caller == self.state["bot_user"]:
             out["bot_id"] = self.state["bot_id"]
         return out
@@ -268,13 +360,21 @@ class SlackTwin(Twin):
         args, caller = self._args(request), request.auth["user_id"]
         types = {t.strip() for t in str(args.get("types") or "public_channel").split(",")}
         exclude_archived = str(args.get("exclude_archived", "false")).lower() in ("true", "1")
-        channels = [c for c in sorted(self.state["channels"].values(), key=lambda c: c["id"])
-                    if (("private_channel" in types and c["is_private"] and caller in c["members"])
-                        or ("public_channel" in types and not c["is_private"]))
-                    and not (exclude_archived and c["is_archived"])]
+        channels = [
+            c
+            for c in sorted(self.state["channels"].values(), key=lambda c: c["id"])
+            if (
+                ("private_channel" in types and c["is_private"] and caller in c["members"])
+                or ("public_channel" in types and not c["is_private"])
+            )
+            and not (exclude_archived and c["is_archived"])
+        ]
         page, cursor = self._page(channels, lambda c: c["id"], "channel", args)
-        return {"ok": True, "channels": [self._public(c, caller) for c in page],
-                "response_metadata": {"next_cursor": cursor}}
+        return {
+            "ok": True,
+            "channels": [self._public(c, caller) for c in page],
+            "response_metadata": {"next_cursor": cursor},
+        }
 
     @route("POST", "/api/conversations.create")
     def conversations_create(self, request: TwinRequest) -> Any:
@@ -308,8 +408,7 @@ class SlackTwin(Twin):
             raise _fail("is_archived")
         out: dict[str, Any] = {"ok": True}
         if caller in channel["members"]:
-            out.update(warning="already_in_channel",
-                       response_metadata={"warnings": ["already_in_channel"]})
+            out.update(warning="already_in_channel", response_metadata={"warnings": ["already_in_channel"]})
         else:
             channel["members"].append(caller)
         out["channel"] = self._public(channel, caller)
@@ -333,12 +432,19 @@ class SlackTwin(Twin):
         oldest = float(args.get("oldest") or 0)
         latest = float(args.get("latest") or "inf")
         inclusive = str(args.get("inclusive", "false")).lower() in ("true", "1")
-        newest_first = [m for m in reversed(self.state["messages"][channel["id"]])
-                        if (oldest <= float(m["ts"]) <= latest if inclusive
-                            else oldest < float(m["ts"]) < latest)]
+        newest_first = [
+            m
+            for m in reversed(self.state["messages"][channel["id"]])
+            if (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)
+        ]
         page, cursor = self._page(newest_first, lambda m: m["ts"], "ts", args)
-        out: dict[str, Any] = {"ok": True, "messages": page, "has_more": bool(cursor),
-                               "pin_count": 0, "response_metadata": {"next_cursor": cursor}}
+        out: dict[str, Any] = {
+            "ok": True,
+            "messages": page,
+            "has_more": bool(cursor),
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": cursor},
+        }
         return out
 
     @route("POST", "/api/chat.postMessage")
@@ -351,7 +457,8 @@ class SlackTwin(Twin):
         if channel["is_archived"]:
             raise _fail("is_archived")
         if caller not in channel["members"] and (
-                channel["is_private"] or "chat:write.public" not in request.auth["scopes"]):
+            channel["is_private"] or "chat:write.public" not in request.auth["scopes"]
+        ):
             raise _fail("not_in_channel")
         extra: dict[str, Any] = {}
         if args.get("thread_ts"):
@@ -395,8 +502,12 @@ class SlackTwin(Twin):
         args = self._args(request)
         users = sorted(self.state["users"].values(), key=lambda u: u["id"])
         page, cursor = self._page(users, lambda u: u["id"], "user", args, default_limit=MAX_PAGE_LIMIT)
-        return {"ok": True, "members": page, "cache_ts": int(self.clock.now()),
-                "response_metadata": {"next_cursor": cursor}}
+        return {
+            "ok": True,
+            "members": page,
+            "cache_ts": int(self.clock.now()),
+            "response_metadata": {"next_cursor": cursor},
+        }
 
     @route("POST", "/api/users.info")
     @route("GET", "/api/users.info")
