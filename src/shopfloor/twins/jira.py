@@ -669,7 +669,7 @@ class JiraTwin(Twin):
                 return self._render(request).comment(comment, issue["id"])
         raise _errors(404, ["Can not find a comment for the id: " + request.path_params["comment_id"] + "."])
 
-    # --- search ----------------------------------------------------------------------------------------------
+    # --- search ------------------------------------------------------------------------------------
     def _search_args(self, request: TwinRequest) -> dict[str, Any]:
         if request.method == "POST":
             return self._body(request)
