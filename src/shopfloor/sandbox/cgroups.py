@@ -27,7 +27,7 @@ GROUP_PREFIX = "shopfloor-sandbox"
 KILL_SWEEPS = 50
 
 
-def _own_group(controller: str) -> Path | None:
+def own_group(controller: str) -> Path | None:
     """Where this process sits in a cgroup v1 hierarchy, if that hierarchy is mounted."""
     root = CGROUP_V1_ROOT / controller
     if not (root / "cgroup.procs").exists():
@@ -59,7 +59,7 @@ class SandboxCgroup:
     @classmethod
     def create(cls, *, max_processes: int, memory_bytes: int) -> SandboxCgroup | None:
         """New groups with the limits set, or None where cgroups cannot be written."""
-        pids_parent = _own_group("pids")
+        pids_parent = own_group("pids")
         if pids_parent is None:
             return None
         name = f"{GROUP_PREFIX}-{uuid.uuid4().hex[:12]}"
@@ -70,7 +70,7 @@ class SandboxCgroup:
             return None
         (pids / "pids.max").write_text(str(max_processes))
         memory: Path | None = None
-        memory_parent = _own_group("memory")
+        memory_parent = own_group("memory")
         if memory_parent is not None:
             try:
                 memory = memory_parent / name
