@@ -38,6 +38,9 @@ class Diagnostic:
         fix = f" — fix: {self.fix}" if self.fix else ""
         return f"{where}{self.severity.value}[{self.rule}]: {self.message}{fix}"
 
+    def __str__(self) -> str:
+        return self.line()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
@@ -53,6 +56,14 @@ class Diagnostic:
 
 def errors(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return [d for d in diagnostics if d.severity is Severity.ERROR]
+
+
+def report(diagnostics: list[Diagnostic], filename: str) -> dict[str, Any]:
+    """The JSON object of `shopfloor validate --json` and `conformance validate`."""
+    ordered = in_source_order(diagnostics)
+    count = {s: sum(1 for d in ordered if d.severity is s) for s in Severity}
+    return {"file": filename, "valid": count[Severity.ERROR] == 0, "errors": count[Severity.ERROR],
+            "warnings": count[Severity.WARNING], "diagnostics": [d.to_dict() for d in ordered]}
 
 
 def in_source_order(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -75,6 +75,10 @@ class SourceLoc:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+def _json_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Duration) else v for k, v in attrs.items()}
+
+
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() == "true"
@@ -183,6 +187,15 @@ class Graph:
 
     def incoming(self, node_id: str) -> list[Edge]:
         return [e for e in self.edges if e.target == node_id]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON AST of `shopfloor parse`: durations as their DOT spelling, everything else as parsed."""
+        return {
+            "name": self.name,
+            "attrs": _json_attrs(self.attrs),
+            "nodes": [{"id": n.id, "attrs": _json_attrs(n.attrs)} for n in self.nodes.values()],
+            "edges": [{"from": e.source, "to": e.target, "attrs": _json_attrs(e.attrs)} for e in self.edges],
+        }
 
     def start_nodes(self) -> list[Node]:
         """attractor-spec 7.2: nodes of handler type `start`; failing any, nodes named start/Start."""

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shopfloor.errors import UserError
-from shopfloor.pipeline.diagnostics import Diagnostic, errors
+from shopfloor.pipeline.diagnostics import Diagnostic, Severity, errors
 from shopfloor.pipeline.graph import Graph
 from shopfloor.pipeline.lint_rules import LintRule
-from shopfloor.pipeline.parser import parse_dot
+from shopfloor.pipeline.parser import DotSyntaxError, parse_dot
 from shopfloor.pipeline.transforms import TransformLike, apply_transforms, built_in_transforms
 from shopfloor.pipeline.validation import ValidationError, validate
 
@@ -45,6 +45,11 @@ def read_pipeline(path_or_source: str | Path, *,
                         fix="save the file as UTF-8") from None
     except OSError as exc:
         raise UserError(f"cannot read: {exc.strerror}", where=str(path), fix="check permissions") from None
+
+
+def syntax_diagnostic(exc: DotSyntaxError) -> Diagnostic:
+    """A parse error as a diagnostic of rule `syntax`, for reports that list everything."""
+    return Diagnostic("syntax", Severity.ERROR, exc.what, fix=exc.fix or "", loc=exc.loc)
 
 
 @dataclass
@@ -76,6 +81,16 @@ class Preparer:
         source, filename = read_pipeline(path_or_source)
         graph = apply_transforms(parse_dot(source, filename), [*built_in_transforms(), *self.transforms])
         return PreparedPipeline(graph, validate(graph, self.rules, handler_types=self.handler_types))
+
+    def diagnose(self, path_or_source: str | Path) -> list[Diagnostic]:
+        """Every diagnostic, a syntax error included as one `syntax` diagnostic (for lint output).
+
+        A missing or unreadable file is still raised: there is nothing to diagnose.
+        """
+        try:
+            return self.check(path_or_source).diagnostics
+        except DotSyntaxError as exc:
+            return [syntax_diagnostic(exc)]
 
     def prepare(self, path_or_source: str | Path) -> PreparedPipeline:
         """Like `check`, but raises ValidationError (a UserError) when there are errors."""
