@@ -260,6 +260,17 @@ class AnthropicAdapter:
 
     # -- response translation -----------------------------------------------------------------------
 
+    @staticmethod
+    def _is_structured(block: dict[str, Any], request: Request) -> bool:
+        """Whether a tool_use block is the forced structured-output tool (streamed as text)."""
+        fmt = request.response_format
+        return (
+            fmt is not None
+            and fmt.type == "json_schema"
+            and block.get("type") == "tool_use"
+            and block.get("name") == STRUCTURED_OUTPUT_TOOL
+        )
+
     def parse_response(
         self, payload: dict[str, Any], headers: httpx.Headers | None, request: Request
     ) -> Response:
@@ -350,7 +361,8 @@ class AnthropicAdapter:
                 elif kind == "content_block_start":
                     index, block = int(data.get("index", 0)), dict(data.get("content_block") or {})
                     blocks[index] = block
-                    if block.get("type") == "text":
+                    if block.get("type") == "text" or self._is_structured(block, request):
+                        partial_json[index] = ""
                         yield event(StreamEventType.TEXT_START, text_id=str(index))
                     elif block.get("type") == "tool_use":
                         partial_json[index] = ""
@@ -370,6 +382,13 @@ class AnthropicAdapter:
                         block["text"] = block.get("text", "") + delta.get("text", "")
                         yield event(
                             StreamEventType.TEXT_DELTA, delta=delta.get("text", ""), text_id=str(index)
+                        )
+                    elif dtype == "input_json_delta" and self._is_structured(block, request):
+                        partial_json[index] = partial_json.get(index, "") + delta.get("partial_json", "")
+                        yield event(
+                            StreamEventType.TEXT_DELTA,
+                            delta=delta.get("partial_json", ""),
+                            text_id=str(index),
                         )
                     elif dtype == "input_json_delta":
                         partial_json[index] = partial_json.get(index, "") + delta.get("partial_json", "")
@@ -392,14 +411,15 @@ class AnthropicAdapter:
                 elif kind == "content_block_stop":
                     index = int(data.get("index", 0))
                     block = blocks.get(index, {})
-                    if block.get("type") == "text":
-                        yield event(StreamEventType.TEXT_END, text_id=str(index))
-                    elif block.get("type") == "tool_use":
+                    if block.get("type") == "tool_use":
                         raw = partial_json.get(index, "")
                         try:
                             block["input"] = json.loads(raw) if raw.strip() else {}
                         except ValueError:
                             block["input"] = {}
+                    if block.get("type") == "text" or self._is_structured(block, request):
+                        yield event(StreamEventType.TEXT_END, text_id=str(index))
+                    elif block.get("type") == "tool_use":
                         yield event(
                             StreamEventType.TOOL_CALL_END,
                             tool_call=ToolCall.from_data(

@@ -1,0 +1,230 @@
+"""Layer 4, streaming (spec 4.4 / 5.9): `stream()`, StreamResult and StreamAccumulator.
+
+Only opening a stream is retried; once events have flowed a failure arrives as
+an ERROR event and then is raised from the iteration. With active tools the
+stream runs the tool loop: after each tool step it emits STEP_FINISH and goes
+on with the model's next answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from shopfloor.llm.abort import AbortSignal
+from shopfloor.llm.client import Client
+from shopfloor.llm.errors import SDKError, StreamError
+from shopfloor.llm.generate import DEFAULT_MAX_TOOL_ROUNDS, CallPlan, StepResult, StopCondition
+from shopfloor.llm.retry import RetryPolicy, retry
+from shopfloor.llm.tools import RepairFn
+from shopfloor.llm.types import (
+    ContentKind,
+    ContentPart,
+    FinishReason,
+    Message,
+    Response,
+    ResponseFormat,
+    Role,
+    StreamEvent,
+    StreamEventType,
+    ThinkingData,
+    Tool,
+    ToolCall,
+    ToolCallData,
+    ToolChoice,
+    Usage,
+)
+
+
+class StreamAccumulator:
+    """Collects stream events into the Response that complete() would have returned."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+        self._reasoning = ""
+        self._calls: list[ToolCall] = []
+        self._final: Response | None = None
+        self._finish: FinishReason | None = None
+        self._usage: Usage | None = None
+
+    def process(self, event: StreamEvent) -> None:
+        kind = event.type
+        if kind == StreamEventType.TEXT_DELTA:
+            key = event.text_id or ""
+            self._texts[key] = self._texts.get(key, "") + (event.delta or "")
+        elif kind == StreamEventType.REASONING_DELTA:
+            self._reasoning += event.reasoning_delta or ""
+        elif kind == StreamEventType.TOOL_CALL_END and event.tool_call is not None:
+            self._calls.append(event.tool_call)
+        elif kind == StreamEventType.FINISH:
+            self._final = event.response
+            self._finish = event.finish_reason
+            self._usage = event.usage
+
+    @property
+    def done(self) -> bool:
+        return self._final is not None
+
+    def response(self) -> Response:
+        """The full response: the provider's own when FINISH carried it, else built from the deltas."""
+        if self._final is not None:
+            return self._final
+        parts: list[ContentPart] = []
+        if self._reasoning:
+            parts.append(ContentPart(kind=ContentKind.THINKING, thinking=ThinkingData(text=self._reasoning)))
+        parts += [ContentPart.of_text(t) for t in self._texts.values()]
+        parts += [
+            ContentPart(
+                kind=ContentKind.TOOL_CALL,
+                tool_call=ToolCallData(id=c.id, name=c.name, arguments=c.arguments),
+            )
+            for c in self._calls
+        ]
+        return Response(
+            message=Message(role=Role.ASSISTANT, content=parts),
+            finish_reason=self._finish or FinishReason(reason="other"),
+            usage=self._usage or Usage(),
+        )
+
+
+class StreamResult:
+    """Iterate it for StreamEvents (once); then `response()` gives the final Response."""
+
+    def __init__(self, events: Iterator[StreamEvent], steps: list[StepResult] | None = None) -> None:
+        self._events = events
+        self._accumulator = StreamAccumulator()
+        self.steps: list[StepResult] = steps if steps is not None else []
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        for event in self._events:
+            if event.type == StreamEventType.STEP_FINISH:
+                self._accumulator = StreamAccumulator()
+            self._accumulator.process(event)
+            yield event
+
+    def response(self) -> Response:
+        """The final step's Response; drains the stream first if it was not fully read."""
+        for _ in self:
+            pass
+        return self._accumulator.response()
+
+    @property
+    def partial_response(self) -> Response | None:
+        return self._accumulator.response()
+
+    @property
+    def text_stream(self) -> Iterator[str]:
+        for event in self:
+            if event.type == StreamEventType.TEXT_DELTA and event.delta:
+                yield event.delta
+
+    @property
+    def total_usage(self) -> Usage:
+        total = Usage()
+        for step in self.steps:
+            total = total + step.usage
+        return total
+
+    def close(self) -> None:
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+
+
+def _open(plan: CallPlan) -> tuple[StreamEvent, Iterator[StreamEvent]]:
+    events = plan.client.stream(plan.request(), timeout=plan.step_timeout(), abort_signal=plan.abort_signal)
+    try:
+        first = next(events)
+    except StopIteration:
+        raise StreamError("the stream ended before any event") from None
+    return first, events
+
+
+def _run(
+    plan: CallPlan,
+    steps: list[StepResult],
+    max_tool_rounds: int,
+    stop_when: StopCondition | None,
+    repair: RepairFn | None,
+) -> Iterator[StreamEvent]:
+    for round_num in range(max_tool_rounds + 1):
+        first, events = retry(lambda: _open(plan), plan.policy, abort_signal=plan.abort_signal)
+        accumulator = StreamAccumulator()
+        for event in _chain(first, events):
+            accumulator.process(event)
+            yield event
+            if event.type == StreamEventType.ERROR:
+                raise event.error if isinstance(event.error, SDKError) else StreamError("stream failed")
+        if not accumulator.done:
+            raise StreamError("the stream ended without a FINISH event")
+        response = accumulator.response()
+        run = plan.wants_tools(response) and round_num < max_tool_rounds
+        results = plan.run_tools(response, repair) if run else []
+        steps.append(StepResult.of(response, results))
+        if not run or (stop_when is not None and stop_when(steps)):
+            return
+        plan.continue_with(response, results)
+        yield StreamEvent(
+            type=StreamEventType.STEP_FINISH,
+            response=response,
+            usage=response.usage,
+            finish_reason=response.finish_reason,
+        )
+
+
+def _chain(first: StreamEvent, rest: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+    yield first
+    yield from rest
+
+
+def stream(
+    model: str | None = None,
+    prompt: str | None = None,
+    *,
+    messages: list[Message] | None = None,
+    system: str | None = None,
+    tools: list[Tool] | None = None,
+    tool_choice: ToolChoice | str | None = None,
+    max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+    stop_when: StopCondition | None = None,
+    response_format: ResponseFormat | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    stop_sequences: list[str] | None = None,
+    reasoning_effort: str | None = None,
+    provider: str | None = None,
+    provider_options: dict[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
+    max_retries: int = 2,
+    retry_policy: RetryPolicy | None = None,
+    timeout: float | Any | None = None,
+    abort_signal: AbortSignal | None = None,
+    client: Client | None = None,
+    repair_tool_call: RepairFn | None = None,
+) -> StreamResult:
+    """Like generate(), but events arrive as they are produced."""
+    plan = CallPlan(
+        model=model,
+        prompt=prompt,
+        messages=messages,
+        system=system,
+        tools=tools,
+        tool_choice=tool_choice,
+        response_format=response_format,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        stop_sequences=stop_sequences,
+        reasoning_effort=reasoning_effort,
+        provider=provider,
+        provider_options=provider_options,
+        metadata=metadata,
+        max_retries=max_retries,
+        retry_policy=retry_policy,
+        timeout=timeout,
+        abort_signal=abort_signal,
+        client=client,
+    )
+    steps: list[StepResult] = []
+    return StreamResult(_run(plan, steps, max_tool_rounds, stop_when, repair_tool_call), steps)
