@@ -17,10 +17,12 @@ COMMAND_MODULES: list[str] = [
     # module: commands it adds
     "shopfloor.commands.govern",  # brake replay, stop
     "shopfloor.commands.run",  # run, resume
+    "shopfloor.commands.llm",  # llm ask, llm models
 ]
 
 CONFORMANCE_MODULES: list[str] = [
     "shopfloor.conformance.runner",  # run, list-handlers
+    "shopfloor.conformance.llm",  # client-from-env, list-models, complete, stream, tool-call, generate-object
 ]
 
 app = typer.Typer(name="shopfloor", help="A software factory for AI coding agents.",
