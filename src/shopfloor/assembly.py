@@ -20,6 +20,7 @@ from shopfloor.pipeline.handlers import register_core_handlers
 from shopfloor.pipeline.scope import RunScope
 
 HANDLER_PLUGINS: list[str] = [
+    "shopfloor.release.handlers",  # shopfloor.gate, shopfloor.deploy
 ]
 
 BACKENDS: dict[str, str] = {

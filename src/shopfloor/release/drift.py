@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor.config import ProjectFile
+from shopfloor.govern.policy import load_policy, policy_digest
 from shopfloor.release.artifacts import source_revision, tree_digest
 
 #: Lockfiles whose bytes pin the dependency set, in the order they are hashed.
@@ -101,7 +102,7 @@ def capture_snapshot(config: ProjectFile, *, root: Path | None = None, scenarios
         config_hash=config.digest(),
         scenario_set_hash=tree_digest(scenarios) if scenarios and scenarios.is_dir() else "",
         twin_versions=_twin_versions(config) if twin_versions is None else dict(twin_versions),
-        policy_hash=_canonical_hash(config.data.get("policy", {})),
+        policy_hash=policy_digest(load_policy(config)),
     )
 
 

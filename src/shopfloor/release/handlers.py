@@ -1,0 +1,144 @@
+"""Pipeline handlers `shopfloor.gate` and `shopfloor.deploy`, registered per run.
+
+Registering also records the run's context snapshot (the drift baseline) at
+the start of the run, before any node executes.
+
+Gate node attributes: `digest` (else context `release.digest`), `workspace`
+(a directory to snapshot when there is no digest yet), `target` or `base`
+(what the diff is taken against), `min_satisfaction`, `require_evidence`,
+`approval_ttl` (seconds). Deploy node attributes: `target` (required),
+`digest` (else context `release.digest`), `idempotency_key` (default
+`<run_id>:<node_id>`, so a resumed run never deploys twice).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shopfloor.errors import UserError
+from shopfloor.pipeline.context import Context
+from shopfloor.pipeline.graph import Graph, Node
+from shopfloor.pipeline.handler import HandlerRegistry
+from shopfloor.pipeline.interviewer import AnswerValue, Question, QuestionType
+from shopfloor.pipeline.outcome import Outcome, StageStatus
+from shopfloor.pipeline.scope import RunScope
+from shopfloor.release import approvals
+from shopfloor.release.deploy import Releaser
+from shopfloor.release.drift import capture_snapshot
+from shopfloor.release.gate import DEFAULT_MIN_SATISFACTION, base_for_target, evaluate
+from shopfloor.release.ledger import PAUSED_STATE, Ledger
+from shopfloor.release.releases import create_release
+
+
+def _truthy(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def _approver(interviewer: Any) -> str:
+    return str(getattr(interviewer, "identity", "") or f"interviewer:{type(interviewer).__name__}")
+
+
+class GateHandler:
+    def __init__(self, scope: RunScope) -> None:
+        self.scope = scope
+
+    def _digest(self, node: Node, context: Context, ledger: Ledger) -> str:
+        digest = node.str_attr("digest") or context.get_string("release.digest")
+        if digest:
+            return digest
+        workspace = node.str_attr("workspace") or context.get_string("release.workspace")
+        if not workspace:
+            raise UserError("the gate has no candidate", where=f"node {node.id}",
+                            fix="set digest= or workspace= on the node, or release.digest in the context")
+        manifest, _ = create_release(Path(workspace), self.scope.config, ledger=ledger,
+                                     run_id=self.scope.run_id)
+        return manifest.digest
+
+    def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> Outcome:
+        try:
+            with Ledger() as ledger:
+                return self._execute(node, context, ledger)
+        except UserError as exc:
+            return Outcome(StageStatus.FAIL, failure_reason=exc.line())
+
+    def _execute(self, node: Node, context: Context, ledger: Ledger) -> Outcome:
+        digest = self._digest(node, context, ledger)
+        target = node.str_attr("target")
+        base = node.str_attr("base") or (base_for_target(ledger, target) if target else None)
+        kwargs = {"run_id": self.scope.run_id, "gate": node.id, "digest": digest, "base": base,
+                  "min_satisfaction": float(node.get("min_satisfaction", DEFAULT_MIN_SATISFACTION)),
+                  "require_evidence": _truthy(node.get("require_evidence"), True)}
+        decision = evaluate(self.scope.config, ledger, **kwargs)
+        if decision.status == "approval_required" and self.scope.interviewer is not None:
+            critical = ", ".join(decision.critical)
+            answer = self.scope.interviewer.ask(Question(
+                text=f"Release {digest[:12]} touches critical paths: {critical}. Approve?",
+                type=QuestionType.YES_NO, stage=node.id,
+                metadata={"digest": digest, "diff_hash": decision.diff_hash, "critical": decision.critical}))
+            if answer.value in (AnswerValue.YES, "yes"):
+                approvals.decide(ledger, self.scope.run_id, node.id, approve=True,
+                                 approver=_approver(self.scope.interviewer),
+                                 ttl_s=float(node.get("approval_ttl", approvals.DEFAULT_APPROVAL_TTL_S)))
+            elif answer.value in (AnswerValue.NO, "no"):
+                approvals.decide(ledger, self.scope.run_id, node.id, approve=False,
+                                 approver=_approver(self.scope.interviewer),
+                                 reason=answer.text or "rejected at the interviewer")
+            decision = evaluate(self.scope.config, ledger, **kwargs)
+        self.scope.emit("release.gate", decision.to_dict())
+        updates = {"release.digest": digest, "release.diff_hash": decision.diff_hash,
+                   "release.gate": decision.status, "release.approver": decision.approver}
+        if decision.status == "passed":
+            return Outcome(StageStatus.SUCCESS, context_updates=updates,
+                           notes=f"critical: {decision.critical or 'none'}")
+        if decision.status == "approval_required":
+            how = f"shopfloor approve {self.scope.run_id} {node.id} --as NAME"
+            return Outcome(StageStatus.FAIL, context_updates=updates,
+                           failure_reason=f"needs a human approval (critical paths: "
+                                          f"{', '.join(decision.critical)}); run: {how}")
+        return Outcome(StageStatus.FAIL, context_updates=updates, failure_reason="; ".join(decision.reasons))
+
+
+class DeployHandler:
+    def __init__(self, scope: RunScope) -> None:
+        self.scope = scope
+
+    def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> Outcome:
+        try:
+            return self._execute(node, context)
+        except UserError as exc:
+            return Outcome(StageStatus.FAIL, failure_reason=exc.line())
+
+    def _execute(self, node: Node, context: Context) -> Outcome:
+        target = node.str_attr("target")
+        digest = node.str_attr("digest") or context.get_string("release.digest")
+        if not target or not digest:
+            raise UserError("deploy node needs target= and a digest", where=f"node {node.id}",
+                            fix="set target=NAME and pass a gate first (it sets release.digest)")
+        key = node.str_attr("idempotency_key") or f"{self.scope.run_id}:{node.id}"
+        with Ledger() as ledger:
+            releaser = Releaser(self.scope.config, ledger=ledger, on_progress=self.scope.emit)
+            result = releaser.deploy(digest, target, key)
+            if result["state"] == PAUSED_STATE and self.scope.interviewer is not None:
+                answer = self.scope.interviewer.ask(Question(
+                    text=f"Canary analysis of {digest[:12]} on {target} was inconclusive. Promote it?",
+                    type=QuestionType.YES_NO, stage=node.id,
+                    metadata={"deployment_id": result["deployment_id"]}))
+                promote = answer.value in (AnswerValue.YES, "yes")
+                result = releaser.promote(target) if promote else releaser.rollback(target)
+        updates = {"release.deployment_id": result["deployment_id"], "release.state": result["state"]}
+        if result["state"] == "succeeded":
+            return Outcome(StageStatus.SUCCESS, context_updates=updates,
+                           notes=f"traffic: {result['traffic']}")
+        return Outcome(StageStatus.FAIL, context_updates=updates,
+                       failure_reason=f"deployment {result['deployment_id']} ended {result['state']}: "
+                                      f"{result.get('error') or 'see shopfloor releases'}")
+
+
+def register_handlers(registry: HandlerRegistry, scope: RunScope) -> None:
+    with Ledger() as ledger:
+        ledger.record_snapshot(scope.run_id, capture_snapshot(scope.config).to_dict(), replace=False)
+    registry.register("shopfloor.gate", GateHandler(scope))
+    registry.register("shopfloor.deploy", DeployHandler(scope))
