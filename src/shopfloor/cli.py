@@ -18,14 +18,12 @@ COMMAND_MODULES: list[str] = [
     "shopfloor.commands.govern",  # brake replay, stop
     "shopfloor.commands.run",  # run, resume
     "shopfloor.commands.inspect",  # parse, validate, render
-    "shopfloor.commands.inspect",  # parse, validate, render
     "shopfloor.commands.llm",  # llm ask, llm models
     "shopfloor.commands.release",  # release, approve, reject, deploy, promote, rollback, releases, drift
 ]
 
 CONFORMANCE_MODULES: list[str] = [
     "shopfloor.conformance.runner",  # run, list-handlers
-    "shopfloor.conformance.pipeline",  # parse, validate
     "shopfloor.conformance.pipeline",  # parse, validate
     "shopfloor.conformance.llm",  # client-from-env, list-models, complete, stream, tool-call, generate-object
 ]
