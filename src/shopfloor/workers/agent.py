@@ -42,6 +42,9 @@ STOP_POLL_S = 0.2
 
 #: "module:function" entries; function(scope, node) returns a ToolHooks to add to each node's session.
 TOOL_HOOK_PLUGINS: list[str] = []
+#: "module:function" entries; function(scope, node, session) puts each node's session under governance
+#: (budget-metered client, policy and brake hooks, event listener) before it starts.
+SESSION_PLUGINS: list[str] = ["shopfloor.govern.wiring:govern_session"]
 
 
 class AgentSettings(BaseModel):
@@ -119,8 +122,12 @@ class AgentBackend:
         def forward(event: SessionEvent) -> None:
             self.scope.emit(f"agent.{event.kind.value}", {**event.to_dict(), "node_id": node.id})
 
-        return Session(profile, self._environment(), self.client, config, hooks=self._hooks(node),
-                       listeners=[forward])
+        session = Session(profile, self._environment(), self.client, config, hooks=self._hooks(node),
+                          listeners=[forward])
+        for spec in SESSION_PLUGINS:
+            module, _, func = spec.partition(":")
+            getattr(importlib.import_module(module), func)(self.scope, node, session)
+        return session
 
     def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
         session = self.build_session(node)
