@@ -150,8 +150,10 @@ class ManagerLoopHandler:
         dotfile = str(node.get("stack.child_dotfile") or graph.get("stack.child_dotfile") or "")
         if not dotfile:
             raise ValueError(f"manager node {node.id} needs stack.child_dotfile (graph or node attribute)")
-        workdir = str(graph.get("stack.child_workdir") or ".")
-        child_graph = self.load_graph(Path(workdir) / dotfile)
+        # A relative child path is read from stack.child_workdir, else next to the parent pipeline file.
+        parent_dir = Path(graph.filename).parent if graph.filename != "<string>" else Path(".")
+        workdir = Path(str(graph.get("stack.child_workdir") or parent_dir))
+        child_graph = self.load_graph(workdir / dotfile)
         events = EventBus(child_root / EVENTS_FILE)
         scope = RunScope(run_id=f"{self.scope.run_id}.{node.id}", logs_root=child_root,
                          config=self.scope.config, interviewer=self.scope.interviewer,
