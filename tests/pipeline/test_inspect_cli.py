@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from shopfloor.pipeline.lint_rules import BUILT_IN_HANDLER_TYPES
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from tests.support.dotfiles import dot_path
 
@@ -163,3 +164,17 @@ def test_render_without_graphviz_gives_an_install_hint(shopfloor_cmd: list[str],
     line = _one_line_error(proc)
     assert "Graphviz 'dot' is not installed" in line and "apt-get install graphviz" in line
     assert not (tmp_path / "g.svg").exists()
+
+
+def test_validate_knows_plugin_handler_types(shopfloor_cmd: list[str], tmp_path: Path) -> None:
+    listed = _run(shopfloor_cmd, "conformance", "list-handlers")
+    plugin_types = [t for t in json.loads(listed.stdout) if t not in BUILT_IN_HANDLER_TYPES]
+    assert plugin_types, "no plugin handler types registered"
+    pipeline = tmp_path / "p.dot"
+    extra = "".join(f' n{i} [type="{t}", prompt="x"]' for i, t in enumerate(plugin_types))
+    chain = " -> ".join(["start", *(f"n{i}" for i in range(len(plugin_types))), "exit"])
+    pipeline.write_text(f'digraph G {{ start [shape=Mdiamond] exit [shape=Msquare] unknown_t [type="no.such"]'
+                        f'{extra} {chain} start -> unknown_t -> exit }}')
+    report = json.loads(_run(shopfloor_cmd, "validate", pipeline, "--json").stdout)
+    flagged = [d["node_id"] for d in report["diagnostics"] if d["rule"] == "type_known"]
+    assert flagged == ["unknown_t"]

@@ -29,6 +29,24 @@ def _parse(path: Path) -> Any:
     return parse_dot(source, filename)
 
 
+def registered_handler_types() -> list[str]:
+    """Every handler type a run would have: the built-ins and each HANDLER_PLUGINS module's."""
+    import tempfile
+
+    from shopfloor import assembly
+    from shopfloor.config import ProjectFile
+    from shopfloor.pipeline.events import EventBus
+    from shopfloor.pipeline.interviewer import AutoApproveInterviewer
+    from shopfloor.pipeline.scope import RunScope
+
+    events = EventBus()
+    with tempfile.TemporaryDirectory(prefix="shopfloor-handlers-") as tmp:
+        scope = RunScope(run_id="validate", logs_root=Path(tmp), config=ProjectFile(None, {}),
+                         interviewer=AutoApproveInterviewer(), emit=events.emit_raw)
+        with scope.resources:
+            return assembly.build_registry(scope, events, backend=None).types()
+
+
 def _print_table(path: Path, diagnostics: list[Diagnostic]) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -71,7 +89,8 @@ def validate_command(
     from shopfloor.pipeline.prepare import Preparer, syntax_diagnostic
 
     try:
-        diagnostics, syntax_error = Preparer().check(pipeline).diagnostics, None
+        preparer = Preparer(handler_types=registered_handler_types())
+        diagnostics, syntax_error = preparer.check(pipeline).diagnostics, None
     except DotSyntaxError as exc:
         diagnostics, syntax_error = [syntax_diagnostic(exc)], exc
     result = report(diagnostics, str(pipeline))

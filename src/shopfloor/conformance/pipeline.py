@@ -25,10 +25,11 @@ def parse_command(dotfile: Path = typer.Argument(..., help="The pipeline .dot fi
 
 def validate_command(dotfile: Path = typer.Argument(..., help="The pipeline .dot file.")) -> None:
     """Print the diagnostics as JSON: rule, severity, node or edge, message."""
+    from shopfloor.commands.inspect import registered_handler_types
     from shopfloor.pipeline.diagnostics import report
     from shopfloor.pipeline.prepare import Preparer
 
-    diagnostics = Preparer().diagnose(dotfile)
+    diagnostics = Preparer(handler_types=registered_handler_types()).diagnose(dotfile)
     result = report(diagnostics, str(dotfile))
     typer.echo(json.dumps(result))
     for diag in diagnostics:
