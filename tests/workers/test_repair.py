@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from shopfloor.sandbox.environment import LocalExecutionEnvironment
 from shopfloor.workers.repair import RepairConfig, repair_project
 from shopfloor.workers.repair.localize import localize
 from shopfloor.workers.repair.mutate import mutants_at
+from shopfloor.workers.repair.search import sandboxed_python
 from shopfloor.workers.repair.testrun import run_tests
 
 PRICING = '''\
@@ -58,7 +60,7 @@ def make_project(root: Path, source: str, tests: str, name: str = "pricing") -> 
 
 def test_localization_ranks_the_defective_line_first(tmp_path: Path) -> None:
     project = make_project(tmp_path, PRICING, PRICING_TESTS)
-    report, ranked = localize(project, ["tests"], ["pricing.py"], timeout_s=60)
+    report, ranked = localize(LocalExecutionEnvironment(project), ["tests"], ["pricing.py"], timeout_s=60)
     assert report.failed == {"tests.test_it.test_threshold_gets_discount"}
     # The failing test runs lines 6 and 8; line 7 (the discount) only runs for passing tests.
     assert {s.line for s in ranked[:2]} == {6, 8}
@@ -126,7 +128,8 @@ def test_a_hanging_test_run_is_killed_at_the_timeout(tmp_path: Path) -> None:
     tests = "import time\n\ndef test_hangs():\n    time.sleep(3600)\n"
     project = make_project(tmp_path, "", tests)
     started = time.monotonic()
-    report = run_tests(project, ["tests"], timeout_s=2)
+    with sandboxed_python(project) as env:
+        report = run_tests(env, ["tests"], timeout_s=2)
     assert report.broken == "timed out after 2s"
     assert time.monotonic() - started < 30
     assert not report.all_passed

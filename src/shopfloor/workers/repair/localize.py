@@ -8,13 +8,17 @@ passing tests that executed it.
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import coverage
 
+from shopfloor.sandbox.environment import ExecutionEnvironment
 from shopfloor.workers.repair.testrun import TestReport, run_tests
+
+#: Coverage's config and data live in the workspace: a sandbox has a private /tmp.
+COVERAGE_RC_NAME = ".shopfloor-coveragerc"
+COVERAGE_DATA_NAME = ".shopfloor-coverage"
 
 
 @dataclass(frozen=True, order=True)
@@ -35,30 +39,36 @@ def _covering_tests(data: coverage.CoverageData, path: str, report: TestReport) 
     return by_line
 
 
-def localize(workdir: Path, test_args: list[str], sources: list[str], *,
+def localize(env: ExecutionEnvironment, test_args: list[str], sources: list[str], *,
              timeout_s: float) -> tuple[TestReport, list[SuspiciousLine]]:
     """Run the tests under coverage; return the report and lines ranked most suspicious first."""
-    with tempfile.TemporaryDirectory(prefix="shopfloor-cov-") as tmp:
-        rc = Path(tmp) / "coveragerc"
-        data_file = Path(tmp) / "coverage.data"
-        rc.write_text(f"[run]\ndynamic_context = test_function\ndata_file = {data_file}\n"
-                      f"source = {workdir}\n")
-        report = run_tests(workdir, test_args, timeout_s=timeout_s, coverage_rc=rc)
+    workdir = Path(env.working_directory())
+    rc, data_file = workdir / COVERAGE_RC_NAME, workdir / COVERAGE_DATA_NAME
+    rc.write_text(f"[run]\ndynamic_context = test_function\ndata_file = {data_file}\nsource = {workdir}\n")
+    try:
+        report = run_tests(env, test_args, timeout_s=timeout_s, coverage_rc=rc.name)
         if report.broken or not report.failed:
             return report, []
         data = coverage.CoverageData(basename=str(data_file))
         data.read()
-        measured = {str(Path(p).resolve()): p for p in data.measured_files()}
-        ranked: list[SuspiciousLine] = []
-        for rel in sources:
-            measured_path = measured.get(str((workdir / rel).resolve()))
-            if measured_path is None:
-                continue
-            for line, tests in _covering_tests(data, measured_path, report).items():
-                ef = len(tests & report.failed)
-                ep = len(tests & report.passed)
-                if ef:
-                    score = ef / math.sqrt(len(report.failed) * (ef + ep))
-                    ranked.append(SuspiciousLine(score, rel, line))
+        return report, _rank(data, workdir, sources, report)
+    finally:
+        rc.unlink(missing_ok=True)
+        data_file.unlink(missing_ok=True)
+
+
+def _rank(data: coverage.CoverageData, workdir: Path, sources: list[str],
+          report: TestReport) -> list[SuspiciousLine]:
+    measured = {str(Path(p).resolve()): p for p in data.measured_files()}
+    ranked: list[SuspiciousLine] = []
+    for rel in sources:
+        measured_path = measured.get(str((workdir / rel).resolve()))
+        if measured_path is None:
+            continue
+        for line, tests in _covering_tests(data, measured_path, report).items():
+            ef = len(tests & report.failed)
+            ep = len(tests & report.passed)
+            if ef:
+                ranked.append(SuspiciousLine(ef / math.sqrt(len(report.failed) * (ef + ep)), rel, line))
     ranked.sort(key=lambda s: (-s.score, s.path, s.line))
-    return report, ranked
+    return ranked

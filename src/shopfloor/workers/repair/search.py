@@ -10,21 +10,26 @@ in generation order wins, so a seed always gives the same repair.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import itertools
 import os
 import queue
 import random
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
+from shopfloor.sandbox.environment import ExecutionEnvironment
+from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.workers.repair.localize import SuspiciousLine, localize
 from shopfloor.workers.repair.mutate import Mutant, mutants_at
 from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S, TestReport, run_tests
@@ -85,40 +90,61 @@ def _fitness(report: TestReport) -> int:
     return -1 if report.broken else len(report.passed)
 
 
-class _Workers:
-    """One private copy of the project per worker thread."""
+EnvironmentFactory = Callable[[Path], ExecutionEnvironment]
 
-    def __init__(self, project: Path, count: int, tmp: Path) -> None:
-        self.dirs: queue.Queue[Path] = queue.Queue()
-        self.all: list[Path] = []
+
+def sandboxed_python(workdir: Path, policy: SandboxPolicy | None = None) -> ExecutionEnvironment:
+    """A bubblewrap sandbox over `workdir` that can run this interpreter and its packages.
+
+    The interpreter may live under a home directory, which the sandbox hides; it is
+    re-exposed read-only (mutants are untrusted code, so they never run outside a sandbox).
+    """
+    policy = policy or SandboxPolicy()
+    readable = [*policy.readable_paths, sys.base_prefix, sys.prefix]
+    return SandboxedExecutionEnvironment(workdir, policy.with_overrides(readable_paths=readable))
+
+
+class _Workers:
+    """One private copy of the project, in its own environment, per worker thread."""
+
+    def __init__(self, project: Path, count: int, tmp: Path, factory: EnvironmentFactory) -> None:
+        self.idle: queue.Queue[ExecutionEnvironment] = queue.Queue()
+        self.all: list[ExecutionEnvironment] = []
         for i in range(count):
             copy = tmp / f"worker-{i}"
             shutil.copytree(project, copy, ignore=_IGNORED, symlinks=True)
-            self.dirs.put(copy)
-            self.all.append(copy)
+            env = factory(copy)
+            env.initialize()
+            self.idle.put(env)
+            self.all.append(env)
 
     def write_everywhere(self, rel: str, text: str) -> None:
-        for d in self.all:
-            (d / rel).write_text(text)
+        for env in self.all:
+            (Path(env.working_directory()) / rel).write_text(text)
+
+    def close(self) -> None:
+        for env in self.all:
+            env.cleanup()
 
 
 def _evaluate(workers: _Workers, mutant: Mutant, current: dict[str, str], baseline: TestReport,
               config: RepairConfig) -> TestReport | None:
     """Full report when the candidate improves on `baseline`, else None. Stage one re-runs only
     the failing tests: if none of them now passes, the candidate cannot improve."""
-    workdir = workers.dirs.get()
+    env = workers.idle.get()
+    target = Path(env.working_directory()) / mutant.path
     try:
-        (workdir / mutant.path).write_text(mutant.source)
-        first = run_tests(workdir, list(baseline.failed_node_ids), timeout_s=config.test_timeout_s)
+        target.write_text(mutant.source)
+        first = run_tests(env, list(baseline.failed_node_ids), timeout_s=config.test_timeout_s)
         if first.broken or not first.passed:
             return None
-        report = run_tests(workdir, config.test_args, timeout_s=config.test_timeout_s)
+        report = run_tests(env, config.test_args, timeout_s=config.test_timeout_s)
         improves = (not report.broken and baseline.passed <= report.passed
                     and _fitness(report) > _fitness(baseline))
         return report if improves else None
     finally:
-        (workdir / mutant.path).write_text(current[mutant.path])
-        workers.dirs.put(workdir)
+        target.write_text(current[mutant.path])
+        workers.idle.put(env)
 
 
 def _candidates(ranked: list[SuspiciousLine], current: dict[str, str], config: RepairConfig,
@@ -147,8 +173,13 @@ def _first_improvement(pool: ThreadPoolExecutor, workers: _Workers, stream: Iter
     return None, spent
 
 
-def repair_project(project: Path, config: RepairConfig | None = None) -> RepairResult:
-    """Repair `project` in place so its visible tests pass; return what was done."""
+def repair_project(project: Path, config: RepairConfig | None = None, *,
+                   environment: EnvironmentFactory = sandboxed_python) -> RepairResult:
+    """Repair `project` in place so its visible tests pass; return what was done.
+
+    Every test run happens in a private copy of the project inside `environment`
+    (a bubblewrap sandbox by default).
+    """
     config = config or RepairConfig()
     project = Path(project).resolve()
     started = time.monotonic()
@@ -157,8 +188,8 @@ def repair_project(project: Path, config: RepairConfig | None = None) -> RepairR
     original = {rel: (project / rel).read_text() for rel in sources}
     current = dict(original)
 
-    with tempfile.TemporaryDirectory(prefix="shopfloor-repair-") as tmp:
-        workers = _Workers(project, config.workers, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="shopfloor-repair-") as tmp, \
+            contextlib.closing(_Workers(project, config.workers, Path(tmp), environment)) as workers:
         initial, ranked = localize(workers.all[0], config.test_args, sources, timeout_s=config.test_timeout_s)
         report, edits, evaluated = initial, [], 0
         with ThreadPoolExecutor(config.workers) as pool:

@@ -7,16 +7,18 @@ contexts, so localization can join the two.
 
 from __future__ import annotations
 
-import os
-import subprocess
+import shlex
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shopfloor.sandbox.environment import ExecutionEnvironment
+
 #: Wall-clock limit for one run of the visible tests; a mutant can loop forever.
 DEFAULT_TEST_TIMEOUT_S = 30.0
+#: The JUnit report pytest writes into the workspace; removed after each run.
+JUNIT_NAME = ".shopfloor-junit.xml"
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def read_junit(path: Path) -> TestReport:
     return TestReport(frozenset(passed - failed), frozenset(failed), tuple(failed_nodes))
 
 
-def pytest_command(test_args: list[str], junit: Path, *, coverage_rc: Path | None = None) -> list[str]:
+def pytest_command(test_args: list[str], junit: str, *, coverage_rc: str | None = None) -> list[str]:
     runner = [sys.executable, "-m"]
     if coverage_rc is not None:
         runner += ["coverage", "run", f"--rcfile={coverage_rc}", "-m"]
@@ -75,24 +77,28 @@ def pytest_command(test_args: list[str], junit: Path, *, coverage_rc: Path | Non
             "-o", "junit_family=xunit1", f"--junitxml={junit}", *test_args]
 
 
-def run_tests(workdir: Path, test_args: list[str], *, timeout_s: float = DEFAULT_TEST_TIMEOUT_S,
-              coverage_rc: Path | None = None) -> TestReport:
-    """Run pytest in `workdir` in its own process group; a timeout kills the whole tree."""
-    with tempfile.TemporaryDirectory(prefix="shopfloor-junit-") as tmp:
-        junit = Path(tmp) / "junit.xml"
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(workdir)}
-        proc = subprocess.Popen(pytest_command(test_args, junit, coverage_rc=coverage_rc), cwd=workdir,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+def run_tests(env: ExecutionEnvironment, test_args: list[str], *, timeout_s: float = DEFAULT_TEST_TIMEOUT_S,
+              coverage_rc: str | None = None) -> TestReport:
+    """Run pytest in `env`'s working directory; a timeout kills the whole process tree.
+
+    The report is written inside the workspace because a sandbox has a private /tmp.
+    """
+    workdir = Path(env.working_directory())
+    junit = workdir / JUNIT_NAME
+    junit.unlink(missing_ok=True)
+    result = env.exec_command(shlex.join(pytest_command(test_args, JUNIT_NAME, coverage_rc=coverage_rc)),
+                              timeout_ms=int(timeout_s * 1000),
+                              env_vars={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(workdir)})
+    try:
+        if result.timed_out:
             return TestReport(broken=f"timed out after {timeout_s:g}s")
+        if result.limit:
+            return TestReport(broken=f"stopped by the sandbox's {result.limit} limit")
         if not junit.exists():
-            return TestReport(broken=f"pytest exited {proc.returncode} without a report")
+            return TestReport(broken=f"pytest exited {result.exit_code} without a report")
         report = read_junit(junit)
-        if report.total == 0:
-            return TestReport(broken=f"pytest exited {proc.returncode} and ran no test")
-        return report
+    finally:
+        junit.unlink(missing_ok=True)
+    if report.total == 0:
+        return TestReport(broken=f"pytest exited {result.exit_code} and ran no test")
+    return report
