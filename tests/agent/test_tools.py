@@ -35,7 +35,8 @@ def env(tmp_path: Path) -> LocalExecutionEnvironment:
 
 def run(tool: RegisteredTool, env: LocalExecutionEnvironment, **arguments: object) -> str:
     registry = ToolRegistry([tool])
-    return str(tool.executor(registry.validate_arguments(tool.name, arguments), env))
+    output = tool.executor(registry.validate_arguments(tool.name, arguments), env)
+    return output if isinstance(output, str) else "".join(output)
 
 
 def test_read_file_numbers_lines_and_honours_offset_and_limit(env: LocalExecutionEnvironment) -> None:

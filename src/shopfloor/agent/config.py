@@ -21,6 +21,11 @@ DEFAULT_CONTEXT_WARNING_RATIO = 0.8
 #: spec 6.5: budget for project instruction files (AGENTS.md, CLAUDE.md, ...).
 DEFAULT_PROJECT_DOCS_BUDGET_BYTES = 32 * 1024
 
+#: spec 9.11: transient LLM errors (429, 5xx, network) are retried this many times, backing off from
+#: this many seconds (doubling, with jitter; a provider's Retry-After wins).
+DEFAULT_MAX_LLM_RETRIES = 2
+DEFAULT_LLM_RETRY_BASE_DELAY_S = 1.0
+
 REASONING_EFFORTS = ("low", "medium", "high", "xhigh", "minimal", "none")
 
 
@@ -39,6 +44,8 @@ class SessionConfig(BaseModel):
     max_subagent_depth: int = Field(DEFAULT_MAX_SUBAGENT_DEPTH, ge=0)
     context_warning_ratio: float = Field(DEFAULT_CONTEXT_WARNING_RATIO, gt=0)
     project_docs_budget_bytes: int = Field(DEFAULT_PROJECT_DOCS_BUDGET_BYTES, ge=0)
+    max_llm_retries: int = Field(DEFAULT_MAX_LLM_RETRIES, ge=0)
+    llm_retry_base_delay_s: float = Field(DEFAULT_LLM_RETRY_BASE_DELAY_S, ge=0)
     #: spec 6.1 layer 5: appended last to the system prompt, highest priority.
     user_instructions: str = ""
 

@@ -42,6 +42,7 @@ from shopfloor.agent.turns import (
 )
 from shopfloor.llm.abort import AbortController
 from shopfloor.llm.errors import AbortError, ContextLengthError, SDKError
+from shopfloor.llm.retry import RetryPolicy, retry
 from shopfloor.llm.types import (
     Message,
     Request,
@@ -363,7 +364,26 @@ class Session:
         )
 
     def _call_llm(self) -> Response | None:
+        """One LLM call; transient errors (429, 5xx, network) are retried with backoff (spec 9.11)."""
         request = self.build_request()
+
+        def on_retry(error: SDKError, attempt: int, delay: float) -> None:
+            self.emitter.emit(
+                EventKind.WARNING,
+                code="llm_retry",
+                attempt=attempt + 1,
+                delay_s=round(delay, 3),
+                message=f"LLM call failed ({type(error).__name__}: {error}); retrying",
+            )
+
+        policy = RetryPolicy(
+            max_retries=self.config.max_llm_retries,
+            base_delay=self.config.llm_retry_base_delay_s,
+            on_retry=on_retry,
+        )
+        return retry(lambda: self._call_llm_once(request), policy, abort_signal=self._abort.signal)
+
+    def _call_llm_once(self, request: Request) -> Response | None:
         signal = self._abort.signal
         if not self.profile.supports_streaming:
             response = self.client.complete(request, abort_signal=signal)
@@ -442,7 +462,7 @@ class Session:
                 output = registered.executor(arguments, self.env, session=self)
             else:
                 output = registered.executor(arguments, self.env)
-            raw_output = output if isinstance(output, str) else str(output)
+            raw_output = self._collect_output(call, output)
         except Exception as exc:  # a tool failure is a result the model can recover from
             return self._tool_error(call, f"Tool error ({call.name}): {exc}", info, started)
         truncated = truncate_tool_output(
@@ -459,6 +479,26 @@ class Session:
         )
         self.hooks.after(info, ToolCallResult(raw_output, False, duration_ms))
         return ToolResult(tool_call_id=call.id, content=truncated, is_error=False)
+
+    def _collect_output(self, call: ToolCall, output: Any) -> str:
+        """A str is the whole output; an iterator of str is a streaming tool, each chunk an output delta."""
+        if isinstance(output, str):
+            return output
+        if isinstance(output, Iterator):
+            chunks: list[str] = []
+            for chunk in output:
+                chunks.append(chunk)
+                self.emitter.emit(EventKind.TOOL_CALL_OUTPUT_DELTA, tool_name=call.name, call_id=call.id,
+                                  delta=chunk)
+            return "".join(chunks)
+        return str(output)
+
+    def dispatch_tool(self, name: str, arguments: Any, call_id: str | None = None) -> ToolResult:
+        """Run one tool call through the registry outside the loop (hosts, conformance, tests)."""
+        raw = arguments if isinstance(arguments, str) else None
+        call = ToolCall(id=call_id or f"call_{uuid.uuid4().hex[:12]}", name=name,
+                        arguments=arguments if isinstance(arguments, dict) else {}, raw_arguments=raw)
+        return self._execute_one(call)
 
     def _tool_error(
         self, call: ToolCall, message: str, info: ToolCallInfo | None = None, started: float | None = None

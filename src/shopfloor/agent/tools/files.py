@@ -6,6 +6,7 @@ in the bubblewrap sandbox, or anywhere else an environment reaches.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from shopfloor.agent.patch import LINE_NORMALIZERS
@@ -46,19 +47,20 @@ def read_file(arguments: dict[str, Any], env: ExecutionEnvironment) -> str:
     return _number_lines(text, offset)
 
 
-def read_many_files(arguments: dict[str, Any], env: ExecutionEnvironment) -> str:
-    """gemini-cli's batch reader: each entry is a path or a glob pattern."""
-    blocks: list[str] = []
+def read_many_files(arguments: dict[str, Any], env: ExecutionEnvironment) -> Iterator[str]:
+    """gemini-cli's batch reader: each entry is a path or a glob pattern; streams one file at a time."""
+    first = True
     for entry in arguments["paths"]:
         matches = [entry] if env.file_exists(entry) else env.glob(entry, env.working_directory())
-        if not matches:
-            blocks.append(f"--- {entry} ---\n[no file matches]")
+        blocks = [f"--- {entry} ---\n[no file matches]"] if not matches else []
         for path in matches:
             try:
                 blocks.append(f"--- {path} ---\n{read_whole_file(env, path)}")
             except ValueError as exc:  # binary files
                 blocks.append(f"--- {path} ---\n[skipped: {exc}]")
-    return "\n\n".join(blocks)
+        for block in blocks:
+            yield ("" if first else "\n\n") + block
+            first = False
 
 
 def write_file(arguments: dict[str, Any], env: ExecutionEnvironment) -> str:
