@@ -15,7 +15,9 @@ def graph_from(node: str, edges: list[tuple[str, dict]]) -> Graph:
     return graph
 
 
-def pick(edges: list[tuple[str, dict]], outcome: Outcome | None = None, context: Context | None = None) -> str:
+def pick(
+    edges: list[tuple[str, dict]], outcome: Outcome | None = None, context: Context | None = None
+) -> str:
     graph = graph_from("n", edges)
     edge = select_edge(graph.nodes["n"], outcome or Outcome(StageStatus.SUCCESS), context or Context(), graph)
     assert edge is not None
@@ -27,8 +29,11 @@ def test_condition_match_wins_over_weight() -> None:
 
 
 def test_condition_matches_are_ranked_by_weight_then_target() -> None:
-    edges = [("b", {"condition": "outcome=success", "weight": 1}), ("a", {"condition": "outcome=success"}),
-             ("c", {"condition": "outcome=success", "weight": 1})]
+    edges = [
+        ("b", {"condition": "outcome=success", "weight": 1}),
+        ("a", {"condition": "outcome=success"}),
+        ("c", {"condition": "outcome=success", "weight": 1}),
+    ]
     assert pick(edges) == "b"
 
 
@@ -56,8 +61,13 @@ def test_lexical_tiebreak_is_the_final_fallback() -> None:
 
 def test_context_conditions_are_evaluated_against_the_run_context() -> None:
     ctx = Context({"tests_passed": "true"})
-    assert pick([("deploy", {"condition": "outcome=success && context.tests_passed=true"}),
-                 ("wait", {})], context=ctx) == "deploy"
+    assert (
+        pick(
+            [("deploy", {"condition": "outcome=success && context.tests_passed=true"}), ("wait", {})],
+            context=ctx,
+        )
+        == "deploy"
+    )
 
 
 def test_no_edges_selects_nothing() -> None:

@@ -50,11 +50,19 @@ def test_linear_pipeline_runs_end_to_end_and_writes_status_files(tmp_path: Path)
     assert "Write a haiku" in (tmp_path / "run" / "draft" / "prompt.md").read_text()
 
 
-def test_start_node_is_found_by_shape_and_handlers_get_node_context_graph_and_logs_root(tmp_path: Path) -> None:
+def test_start_node_is_found_by_shape_and_handlers_get_node_context_graph_and_logs_root(
+    tmp_path: Path,
+) -> None:
     probe = Recording(Outcome(StageStatus.SUCCESS, context_updates={"probe.seen": "yes"}))
-    graph = graph_of({"begin": {"shape": "Mdiamond"}, "p": {"type": "probe"}, "q": {"type": "probe"},
-                      "end": {"shape": "Msquare"}},
-                     [("begin", "p", {}), ("p", "q", {}), ("q", "end", {})])
+    graph = graph_of(
+        {
+            "begin": {"shape": "Mdiamond"},
+            "p": {"type": "probe"},
+            "q": {"type": "probe"},
+            "end": {"shape": "Msquare"},
+        },
+        [("begin", "p", {}), ("p", "q", {}), ("q", "end", {})],
+    )
     result = run_pipeline(graph, logs_root=tmp_path / "r", handlers={"probe": probe})
     assert result.completed_nodes == ["begin", "p", "q", "end"]
     (first, _, graph_arg, root), (second, ctx_q, _, _) = probe.calls
@@ -80,9 +88,12 @@ def test_ten_plus_node_pipeline_completes(tmp_path: Path) -> None:
     assert result.context["tool.output"].strip() == "three"
 
 
-@pytest.mark.parametrize(("scripted", "taken", "skipped"), [("success", "ship", "fix"), ("fail", "fix", "ship")])
-def test_conditional_branching_follows_success_and_fail_paths(tmp_path: Path, scripted: str, taken: str,
-                                                              skipped: str) -> None:
+@pytest.mark.parametrize(
+    ("scripted", "taken", "skipped"), [("success", "ship", "fix"), ("fail", "fix", "ship")]
+)
+def test_conditional_branching_follows_success_and_fail_paths(
+    tmp_path: Path, scripted: str, taken: str, skipped: str
+) -> None:
     graph = load("engine_branch")
     graph.nodes["check"].attrs["sim.outcome"] = scripted
     result = run_pipeline(graph, logs_root=tmp_path / "r", backend=SimulateBackend())
@@ -92,8 +103,10 @@ def test_conditional_branching_follows_success_and_fail_paths(tmp_path: Path, sc
 
 def test_terminal_node_stops_execution_even_with_outgoing_edges(tmp_path: Path) -> None:
     never = Recording(Outcome(StageStatus.SUCCESS))
-    graph = graph_of({"start": {"shape": "Mdiamond"}, "end": {"shape": "Msquare"}, "after": {"type": "never"}},
-                     [("start", "end", {}), ("end", "after", {})])
+    graph = graph_of(
+        {"start": {"shape": "Mdiamond"}, "end": {"shape": "Msquare"}, "after": {"type": "never"}},
+        [("start", "end", {}), ("end", "after", {})],
+    )
     result = run_pipeline(graph, logs_root=tmp_path / "r", handlers={"never": never})
     assert result.completed_nodes == ["start", "end"] and never.calls == []
 
@@ -126,7 +139,9 @@ def test_unsatisfied_goal_gate_without_retry_target_fails_the_pipeline(tmp_path:
     assert "done" not in result.completed_nodes
 
 
-@pytest.mark.parametrize("level", ["fallback_retry_target", "graph_retry_target", "graph_fallback_retry_target"])
+@pytest.mark.parametrize(
+    "level", ["fallback_retry_target", "graph_retry_target", "graph_fallback_retry_target"]
+)
 def test_goal_gate_retry_target_falls_back_through_node_and_graph_levels(tmp_path: Path, level: str) -> None:
     graph = load("engine_goal_gate")
     del graph.nodes["verify"].attrs["retry_target"]
@@ -144,9 +159,15 @@ def test_goal_gate_retry_target_falls_back_through_node_and_graph_levels(tmp_pat
 
 
 def test_fail_without_fail_edge_or_retry_target_terminates_with_the_reason(tmp_path: Path) -> None:
-    graph = graph_of({"start": {"shape": "Mdiamond"}, "work": {"sim.outcome": "fail"}, "next": {},
-                      "end": {"shape": "Msquare"}},
-                     [("start", "work", {}), ("work", "next", {}), ("next", "end", {})])
+    graph = graph_of(
+        {
+            "start": {"shape": "Mdiamond"},
+            "work": {"sim.outcome": "fail"},
+            "next": {},
+            "end": {"shape": "Msquare"},
+        },
+        [("start", "work", {}), ("work", "next", {}), ("next", "end", {})],
+    )
     result = run_pipeline(graph, logs_root=tmp_path / "r", backend=SimulateBackend())
     assert result.status == "fail"
     assert result.completed_nodes == ["start", "work"], "a failure must not take the unconditional edge"
@@ -154,10 +175,15 @@ def test_fail_without_fail_edge_or_retry_target_terminates_with_the_reason(tmp_p
 
 
 def test_fail_routes_to_node_retry_target(tmp_path: Path) -> None:
-    graph = graph_of({"start": {"shape": "Mdiamond"}, "prep": {},
-                      "work": {"sim.outcomes": "fail,success", "retry_target": "prep"},
-                      "end": {"shape": "Msquare"}},
-                     [("start", "prep", {}), ("prep", "work", {}), ("work", "end", {})])
+    graph = graph_of(
+        {
+            "start": {"shape": "Mdiamond"},
+            "prep": {},
+            "work": {"sim.outcomes": "fail,success", "retry_target": "prep"},
+            "end": {"shape": "Msquare"},
+        },
+        [("start", "prep", {}), ("prep", "work", {}), ("work", "end", {})],
+    )
     result = run_pipeline(graph, logs_root=tmp_path / "r", backend=SimulateBackend())
     assert result.status == "success"
     assert result.completed_nodes == ["start", "prep", "work", "prep", "work", "end"]
@@ -168,8 +194,10 @@ def test_handler_exception_becomes_a_fail_outcome(tmp_path: Path) -> None:
         def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> Outcome:
             raise RuntimeError("kaboom")
 
-    graph = graph_of({"start": {"shape": "Mdiamond"}, "x": {"type": "boom"}, "end": {"shape": "Msquare"}},
-                     [("start", "x", {}), ("x", "end", {})])
+    graph = graph_of(
+        {"start": {"shape": "Mdiamond"}, "x": {"type": "boom"}, "end": {"shape": "Msquare"}},
+        [("start", "x", {}), ("x", "end", {})],
+    )
     result = run_pipeline(graph, logs_root=tmp_path / "r", handlers={"boom": Boom()})
     assert result.status == "fail" and result.outcome.failure_reason == "RuntimeError: kaboom"
     assert json.loads((tmp_path / "r" / "x" / "status.json").read_text())["outcome"] == "fail"
@@ -177,8 +205,12 @@ def test_handler_exception_becomes_a_fail_outcome(tmp_path: Path) -> None:
 
 def test_auto_status_turns_a_silent_handler_into_success(tmp_path: Path) -> None:
     silent = Recording(None)
-    nodes = {"start": {"shape": "Mdiamond"}, "quiet": {"type": "silent", "auto_status": True},
-             "mute": {"type": "silent"}, "end": {"shape": "Msquare"}}
+    nodes = {
+        "start": {"shape": "Mdiamond"},
+        "quiet": {"type": "silent", "auto_status": True},
+        "mute": {"type": "silent"},
+        "end": {"shape": "Msquare"},
+    }
     graph = graph_of(nodes, [("start", "quiet", {}), ("quiet", "mute", {}), ("mute", "end", {})])
     result = run_pipeline(graph, logs_root=tmp_path / "r", handlers={"silent": silent})
     status = json.loads((tmp_path / "r" / "quiet" / "status.json").read_text())
@@ -189,11 +221,14 @@ def test_auto_status_turns_a_silent_handler_into_success(tmp_path: Path) -> None
 def test_silent_handler_may_report_through_status_file(tmp_path: Path) -> None:
     class Writer:
         def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> None:
-            (logs_root / node.id / "status.json").write_text(json.dumps(
-                {"outcome": "partial_success", "context_updates": {"written.by": "tool"}}))
+            (logs_root / node.id / "status.json").write_text(
+                json.dumps({"outcome": "partial_success", "context_updates": {"written.by": "tool"}})
+            )
 
-    graph = graph_of({"start": {"shape": "Mdiamond"}, "w": {"type": "writer"}, "end": {"shape": "Msquare"}},
-                     [("start", "w", {}), ("w", "end", {})])
+    graph = graph_of(
+        {"start": {"shape": "Mdiamond"}, "w": {"type": "writer"}, "end": {"shape": "Msquare"}},
+        [("start", "w", {}), ("w", "end", {})],
+    )
     result = run_pipeline(graph, logs_root=tmp_path / "r", handlers={"writer": Writer()})
     assert result.node_outcomes["w"] == "partial_success" and result.context["written.by"] == "tool"
 
@@ -204,8 +239,14 @@ def test_node_timeout_fails_a_slow_handler(tmp_path: Path) -> None:
             time.sleep(2)
             return Outcome(StageStatus.SUCCESS)
 
-    graph = graph_of({"start": {"shape": "Mdiamond"}, "slow": {"type": "slow", "timeout": "100ms"},
-                      "end": {"shape": "Msquare"}}, [("start", "slow", {}), ("slow", "end", {})])
+    graph = graph_of(
+        {
+            "start": {"shape": "Mdiamond"},
+            "slow": {"type": "slow", "timeout": "100ms"},
+            "end": {"shape": "Msquare"},
+        },
+        [("start", "slow", {}), ("slow", "end", {})],
+    )
     started = time.monotonic()
     result = run_pipeline(graph, logs_root=tmp_path / "r", handlers={"slow": Slow()})
     assert result.status == "fail" and "timed out after 0.1s" in result.outcome.failure_reason
@@ -220,27 +261,38 @@ def test_stop_between_nodes_checkpoints_and_resume_finishes(tmp_path: Path) -> N
             stop.set()
             return Outcome(StageStatus.SUCCESS)
 
-    graph = graph_of({"start": {"shape": "Mdiamond"}, "a": {"type": "stopper"}, "b": {},
-                      "end": {"shape": "Msquare"}}, [("start", "a", {}), ("a", "b", {}), ("b", "end", {})])
+    graph = graph_of(
+        {"start": {"shape": "Mdiamond"}, "a": {"type": "stopper"}, "b": {}, "end": {"shape": "Msquare"}},
+        [("start", "a", {}), ("a", "b", {}), ("b", "end", {})],
+    )
     result = run_pipeline(graph, logs_root=tmp_path / "r", handlers={"stopper": Stopper()}, stop_event=stop)
     assert result.status == "stopped" and result.completed_nodes == ["start", "a"]
     ckpt = json.loads((tmp_path / "r" / "checkpoint.json").read_text())
     assert ckpt["status"] == "stopped" and ckpt["next_node"] == "b"
 
-    from shopfloor.pipeline.runner import core_registry_factory, resume_run
     from shopfloor.pipeline.interviewer import AutoApproveInterviewer
+    from shopfloor.pipeline.runner import core_registry_factory, resume_run
 
-    resumed = resume_run(graph, logs_root=tmp_path / "r", interviewer=AutoApproveInterviewer(),
-                         registry_factory=core_registry_factory(None, {"stopper": Stopper()}))
+    resumed = resume_run(
+        graph,
+        logs_root=tmp_path / "r",
+        interviewer=AutoApproveInterviewer(),
+        registry_factory=core_registry_factory(None, {"stopper": Stopper()}),
+    )
     assert resumed.status == "success"
     assert resumed.completed_nodes == ["start", "a", "b", "end"]
 
 
 def test_stop_inside_a_retry_wait_ends_promptly(tmp_path: Path) -> None:
     stop = threading.Event()
-    graph = graph_of({"start": {"shape": "Mdiamond"},
-                      "flaky": {"sim.outcome": "fail", "max_retries": 3, "retry.initial_delay": "30s"},
-                      "end": {"shape": "Msquare"}}, [("start", "flaky", {}), ("flaky", "end", {})])
+    graph = graph_of(
+        {
+            "start": {"shape": "Mdiamond"},
+            "flaky": {"sim.outcome": "fail", "max_retries": 3, "retry.initial_delay": "30s"},
+            "end": {"shape": "Msquare"},
+        },
+        [("start", "flaky", {}), ("flaky", "end", {})],
+    )
     threading.Timer(0.3, stop.set).start()
     started = time.monotonic()
     result = run_pipeline(graph, logs_root=tmp_path / "r", backend=SimulateBackend(), stop_event=stop)
@@ -257,8 +309,10 @@ def test_runaway_loop_is_failed_after_max_steps(tmp_path: Path) -> None:
     from shopfloor.pipeline.interviewer import AutoApproveInterviewer
     from shopfloor.pipeline.scope import RunScope
 
-    graph = graph_of({"start": {"shape": "Mdiamond"}, "a": {}, "b": {}, "end": {"shape": "Msquare"}},
-                     [("start", "a", {}), ("a", "b", {}), ("b", "a", {}), ("a", "end", {"condition": "x=1"})])
+    graph = graph_of(
+        {"start": {"shape": "Mdiamond"}, "a": {}, "b": {}, "end": {"shape": "Msquare"}},
+        [("start", "a", {}), ("a", "b", {}), ("b", "a", {}), ("a", "end", {"condition": "x=1"})],
+    )
     events = EventBus(tmp_path / "events.jsonl")
     scope = RunScope("r", tmp_path, ProjectFile(None, {}), AutoApproveInterviewer(), events.emit_raw)
     registry = register_core_handlers(HandlerRegistry(), scope, events, None)
@@ -266,7 +320,9 @@ def test_runaway_loop_is_failed_after_max_steps(tmp_path: Path) -> None:
     assert result.status == "fail" and "25 node executions" in result.outcome.failure_reason
 
 
-def test_loop_restart_continues_in_a_fresh_log_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loop_restart_continues_in_a_fresh_log_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MARK", str(tmp_path / "marker"))
     recorder = EventRecorder()
     result = run_fixture("engine_loop_restart", tmp_path / "r", observers=[recorder])
@@ -287,8 +343,10 @@ def test_missing_start_node_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_custom_handler_registered_by_type_runs_from_dot(tmp_path: Path) -> None:
-    graph = prepare_pipeline('digraph C { start [shape=Mdiamond]; x [type="my_custom_type", shape=box, '
-                             'custom_attr="value"]; end [shape=Msquare]; start -> x -> end }')
+    graph = prepare_pipeline(
+        'digraph C { start [shape=Mdiamond]; x [type="my_custom_type", shape=box, '
+        'custom_attr="value"]; end [shape=Msquare]; start -> x -> end }'
+    )
     custom = Recording(Outcome(StageStatus.SUCCESS, notes="custom ran"))
     result = run_pipeline(graph, logs_root=tmp_path / "r", handlers={"my_custom_type": custom})
     assert [c[0] for c in custom.calls] == ["x"] and result.status == "success"

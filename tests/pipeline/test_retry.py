@@ -36,9 +36,16 @@ def test_jitter_stays_within_half_to_one_and_a_half_and_varies() -> None:
 
 
 def test_presets_match_the_spec_table() -> None:
-    assert {name: (p.max_attempts, p.backoff.initial_delay_ms, p.backoff.backoff_factor)
-            for name, p in PRESETS.items() if name != "none"} == {
-        "standard": (5, 200, 2.0), "aggressive": (5, 500, 2.0), "linear": (3, 500, 1.0), "patient": (3, 2000, 3.0)}
+    assert {
+        name: (p.max_attempts, p.backoff.initial_delay_ms, p.backoff.backoff_factor)
+        for name, p in PRESETS.items()
+        if name != "none"
+    } == {
+        "standard": (5, 200, 2.0),
+        "aggressive": (5, 500, 2.0),
+        "linear": (3, 500, 1.0),
+        "patient": (3, 2000, 3.0),
+    }
     assert PRESETS["none"].max_attempts == 1
 
 
@@ -47,15 +54,24 @@ def test_policy_inherits_graph_default_and_legacy_alias() -> None:
     assert build_retry_policy(node, Graph("g")).max_attempts == 1
     assert build_retry_policy(node, Graph("g", {"default_max_retries": 2})).max_attempts == 3
     assert build_retry_policy(node, Graph("g", {"default_max_retry": 4})).max_attempts == 5
-    assert build_retry_policy(Node("n", {"max_retries": 0}), Graph("g", {"default_max_retries": 2})).max_attempts == 1
+    assert (
+        build_retry_policy(Node("n", {"max_retries": 0}), Graph("g", {"default_max_retries": 2})).max_attempts
+        == 1
+    )
 
 
 def test_policy_attributes_tune_backoff_and_presets() -> None:
     policy = build_retry_policy(Node("n", {"retry_policy": "patient", "retry.jitter": "false"}), Graph("g"))
     assert policy.max_attempts == 3 and policy.backoff.delay_for_attempt(2) == 6.0
-    tuned = build_retry_policy(Node("n", {"retry.initial_delay": "10ms", "retry.backoff_factor": 3}),
-                               Graph("g", {"retry.max_delay": "50ms"}))
-    assert (tuned.backoff.initial_delay_ms, tuned.backoff.backoff_factor, tuned.backoff.max_delay_ms) == (10, 3, 50)
+    tuned = build_retry_policy(
+        Node("n", {"retry.initial_delay": "10ms", "retry.backoff_factor": 3}),
+        Graph("g", {"retry.max_delay": "50ms"}),
+    )
+    assert (tuned.backoff.initial_delay_ms, tuned.backoff.backoff_factor, tuned.backoff.max_delay_ms) == (
+        10,
+        3,
+        50,
+    )
     with pytest.raises(UserError, match="unknown retry_policy"):
         build_retry_policy(Node("n", {"retry_policy": "sometimes"}), Graph("g"))
 
@@ -95,7 +111,9 @@ def test_retries_exhausted_uses_final_outcome_for_routing(tmp_path: Path) -> Non
 def test_retry_status_exhausted_becomes_partial_when_allowed(tmp_path: Path) -> None:
     for allow, expected in ((True, "partial_success"), (False, "fail")):
         graph = load("engine_retry")
-        graph.nodes["flaky"].attrs.update({"sim.outcome": "retry", "sim.fail_attempts": 0, "allow_partial": allow})
+        graph.nodes["flaky"].attrs.update(
+            {"sim.outcome": "retry", "sim.fail_attempts": 0, "allow_partial": allow}
+        )
         result = run_pipeline(graph, logs_root=tmp_path / f"r{allow}", backend=SimulateBackend())
         assert result.node_outcomes["flaky"] == expected
         assert result.context["internal.attempts.flaky"] == 3

@@ -48,12 +48,23 @@ def run_fixture(name: str, logs_root: Path, **kwargs: Any) -> RunResult:
     return run_pipeline(load(name), logs_root=logs_root, **kwargs)
 
 
-def shopfloor(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-              timeout: float = CLI_TIMEOUT_S, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def shopfloor(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = CLI_TIMEOUT_S,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the real `shopfloor` command and capture its output."""
-    return subprocess.run([sys.executable, "-m", "shopfloor", *args], cwd=cwd or REPO_ROOT,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout, input=stdin if stdin is not None else "")
+    return subprocess.run(
+        [sys.executable, "-m", "shopfloor", *args],
+        cwd=cwd or REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin if stdin is not None else "",
+    )
 
 
 def run_json(*args: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:

@@ -17,6 +17,7 @@ key, which is checkpointed, so a resumed run scripts the same outcomes.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from shopfloor.pipeline.context import Context
@@ -49,7 +50,9 @@ class SimulateBackend:
     def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
         call = as_int(context.get(ATTEMPT_KEY.format(node.id)), 1)
         delay = as_seconds(node.get("sim.delay"))
-        if delay and self.scope is not None and self.scope.stop_requested.wait(delay):
+        if delay and self.scope is None:
+            time.sleep(delay)
+        elif delay and self.scope is not None and self.scope.stop_requested.wait(delay):
             raise RunStopped(node.id)
         status = self._scripted_status(node, call)
         last_line = prompt.strip().splitlines()[-1] if prompt.strip() else ""
