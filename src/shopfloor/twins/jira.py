@@ -73,7 +73,7 @@ class JiraTwin(Twin):
         self.webhooks = WebhookSender()
         super().__init__(*args, **kwargs)
 
-    # --- fixture ----------------------------------------------------------------------------------
+    # --- fixture -----------------------------------------------------------------------------------
     def load_fixture(self, fixture: Mapping[str, Any]) -> None:
         s = self.state
         if not s:
@@ -360,7 +360,7 @@ class JiraTwin(Twin):
         for url in targets:
             self.webhooks.send(url, copy.deepcopy(payload))
 
-    # --- metadata ------------------------------------------------------------------------------------
+    # --- metadata ----------------------------------------------------------------------------------
     @route("GET", PREFIX + "/serverInfo")
     def server_info(self, request: TwinRequest) -> Any:
         return {
@@ -455,7 +455,7 @@ class JiraTwin(Twin):
         ]
         return found[start : start + size]
 
-    # --- projects --------------------------------------------------------------------------------------
+    # --- projects ----------------------------------------------------------------------------------
     @route("GET", PREFIX + "/project")
     def projects(self, request: TwinRequest) -> Any:
         render = self._render(request)
@@ -495,7 +495,7 @@ class JiraTwin(Twin):
             raise _errors(400, ["startAt and maxResults must be integers."]) from None
         return max(start, 0), max(min(size, MAX_SEARCH_PAGE_FIELDS), 0)
 
-    # --- issues ------------------------------------------------------------------------------------------
+    # --- issues ------------------------------------------------------------------------------------
     @route("POST", PREFIX + "/issue")
     def create_issue(self, request: TwinRequest) -> Any:
         body = self._body(request)
@@ -581,7 +581,7 @@ class JiraTwin(Twin):
         self._emit(request, "jira:issue_deleted", issue)
         return Response(status_code=204)
 
-    # --- transitions & comments -------------------------------------------------------------------------
+    # --- transitions & comments --------------------------------------------------------------------
     @route("GET", PREFIX + "/issue/{ref}/transitions")
     def transitions(self, request: TwinRequest) -> Any:
         issue = self._issue(request.path_params["ref"])

@@ -75,7 +75,7 @@ class SlackTwin(Twin):
     name = "slack"
     description = "Slack Web API (slack_sdk.WebClient)"
 
-    # --- fixture & state --------------------------------------------------------------------
+    # --- fixture & state ---------------------------------------------------------------------------
     def load_fixture(self, fixture: Mapping[str, Any]) -> None:
         s = self.state
         if not s:
@@ -211,7 +211,7 @@ class SlackTwin(Twin):
                 return channel
         raise ValueError(f"slack fixture: unknown channel {name!r}")
 
-    # --- framework hooks -----------------------------------------------------------------------
+    # --- framework hooks ---------------------------------------------------------------------------
     def base_url(self) -> str:
         return self.url + "/api/"
 
@@ -263,7 +263,7 @@ class SlackTwin(Twin):
         request.auth.update(grant)
         return None
 
-    # --- helpers ---------------------------------------------------------------------------------
+    # --- helpers -----------------------------------------------------------------------------------
     def _args(self, request: TwinRequest) -> dict[str, Any]:
         try:
             return request.params()
