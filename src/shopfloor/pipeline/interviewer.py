@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO, runtime_checkable
 
 from shopfloor.errors import UserError
+from shopfloor.pipeline.edge_selection import normalize_label
 
 #: No timeout unless the question (or the node's `human.timeout`) sets one.
 DEFAULT_TIMEOUT_SECONDS: float | None = None
@@ -95,7 +96,7 @@ class BaseInterviewer:
 
 
 def match_option(response: str, options: Iterable[Option]) -> Option | None:
-    """An option by key (case-insensitive), then by label, then by label prefix."""
+    """An option by key (case-insensitive), then by label, then by label prefix (accelerators ignored)."""
     wanted = response.strip().lower()
     if not wanted:
         return None
@@ -103,11 +104,13 @@ def match_option(response: str, options: Iterable[Option]) -> Option | None:
     for option in options:
         if option.key.lower() == wanted:
             return option
-    for option in options:
-        if option.label.strip().lower() == wanted:
+    labels = [(option, normalize_label(option.label)) for option in options]
+    wanted = normalize_label(response)
+    for option, label in labels:
+        if label == wanted:
             return option
-    for option in options:
-        if option.label.strip().lower().startswith(wanted):
+    for option, label in labels:
+        if label.startswith(wanted):
             return option
     return None
 
