@@ -19,6 +19,7 @@ import random
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -158,10 +159,11 @@ def _candidates(ranked: list[SuspiciousLine], current: dict[str, str], config: R
 
 def _first_improvement(pool: ThreadPoolExecutor, workers: _Workers, stream: Iterator[Mutant],
                        current: dict[str, str], baseline: TestReport, config: RepairConfig,
-                       budget: int) -> tuple[tuple[Mutant, TestReport] | None, int]:
+                       budget: int, stop: threading.Event | None,
+                       ) -> tuple[tuple[Mutant, TestReport] | None, int]:
     """Evaluate the stream in parallel batches until a candidate improves; return it and the count spent."""
     spent = 0
-    while spent < budget:
+    while spent < budget and not (stop and stop.is_set()):
         batch = list(itertools.islice(stream, min(config.workers * 2, budget - spent)))
         if not batch:
             break
@@ -174,11 +176,13 @@ def _first_improvement(pool: ThreadPoolExecutor, workers: _Workers, stream: Iter
 
 
 def repair_project(project: Path, config: RepairConfig | None = None, *,
-                   environment: EnvironmentFactory = sandboxed_python) -> RepairResult:
+                   environment: EnvironmentFactory = sandboxed_python,
+                   stop: threading.Event | None = None) -> RepairResult:
     """Repair `project` in place so its visible tests pass; return what was done.
 
     Every test run happens in a private copy of the project inside `environment`
-    (a bubblewrap sandbox by default).
+    (a bubblewrap sandbox by default). Setting `stop` ends the search after the
+    batch in flight; the best program found so far is kept.
     """
     config = config or RepairConfig()
     project = Path(project).resolve()
@@ -196,7 +200,7 @@ def repair_project(project: Path, config: RepairConfig | None = None, *,
             while ranked and not report.all_passed and evaluated < config.candidate_budget:
                 stream = _candidates(ranked, current, config, rng)
                 accepted, spent = _first_improvement(pool, workers, stream, current, report, config,
-                                                     config.candidate_budget - evaluated)
+                                                     config.candidate_budget - evaluated, stop)
                 evaluated += spent
                 if accepted is None:
                     break

@@ -1,0 +1,121 @@
+"""The `repair` codergen backend: search-based repair of the node's workspace.
+
+Settings come from `[repair]` in shopfloor.toml, then the backend options, then
+node attributes `repair.workspace`, `repair.tests`, `repair.budget`,
+`repair.seed` (most specific wins). The search's candidates run in sandboxes
+built from `[sandbox]`. The stage directory gets `repair.patch` and
+`repair.json`; the context gets the visible-test figures the brake and later
+nodes read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shopfloor.errors import UserError
+from shopfloor.pipeline.context import Context
+from shopfloor.pipeline.graph import Node
+from shopfloor.pipeline.outcome import Outcome, StageStatus
+from shopfloor.pipeline.scope import RunScope
+from shopfloor.sandbox.policy import SandboxPolicy
+from shopfloor.workers.repair.search import (
+    DEFAULT_CANDIDATE_BUDGET,
+    RepairConfig,
+    RepairResult,
+    repair_project,
+    sandboxed_python,
+)
+from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S
+
+PATCH_FILE = "repair.patch"
+REPORT_FILE = "repair.json"
+
+
+class RepairSettings(BaseModel):
+    """`[repair]` in shopfloor.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workspace: str = "."
+    tests: list[str] = Field(default_factory=lambda: ["tests"])
+    budget: int = Field(DEFAULT_CANDIDATE_BUDGET, ge=1)
+    seed: int = 0
+    workers: int | None = Field(None, ge=1)
+    test_timeout_s: float = Field(DEFAULT_TEST_TIMEOUT_S, gt=0)
+
+
+class RepairBackend:
+    def __init__(self, scope: RunScope, options: dict[str, Any]) -> None:
+        self.scope = scope
+        self.base = {**scope.config.data.get("repair", {}),
+                     **{k: v for k, v in options.items() if k in RepairSettings.model_fields}}
+        self.settings_for(None)  # bad [repair] settings fail before the run starts
+        self.policy = SandboxPolicy.from_config(scope.config)
+
+    def settings_for(self, node: Node | None) -> RepairSettings:
+        raw = dict(self.base)
+        if node is not None:
+            for key in ("workspace", "budget", "seed"):
+                if node.get(f"repair.{key}") is not None:
+                    raw[key] = node.get(f"repair.{key}")
+            if node.get("repair.tests") is not None:
+                raw["tests"] = node.str_attr("repair.tests").split()
+        try:
+            return RepairSettings.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = f"node {node.id}" if node else "[repair] / backend options"
+            raise UserError(f"invalid repair setting {'.'.join(map(str, err['loc']))}: {err['msg']}",
+                            where=where, fix="see docs/repair.md") from None
+
+    def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
+        settings = self.settings_for(node)
+        workspace = Path(settings.workspace).resolve()
+        if not workspace.is_dir():
+            raise UserError("repair workspace does not exist", where=f"node {node.id}: {workspace}",
+                            fix="set repair.workspace (node attribute or [repair] workspace)")
+        config = RepairConfig(test_args=settings.tests, candidate_budget=settings.budget, seed=settings.seed,
+                              test_timeout_s=settings.test_timeout_s,
+                              **({"workers": settings.workers} if settings.workers else {}))
+        self.scope.emit("repair.started", {"node_id": node.id, "workspace": str(workspace),
+                                           "budget": config.candidate_budget, "seed": config.seed})
+        result = repair_project(workspace, config, stop=self.scope.stop_requested,
+                                environment=lambda d: sandboxed_python(d, self.policy))
+        self._record(node, result)
+        return self._outcome(node, result)
+
+    def _record(self, node: Node, result: RepairResult) -> None:
+        stage_dir = self.scope.logs_root / node.id
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        (stage_dir / PATCH_FILE).write_text(result.patch)
+        (stage_dir / REPORT_FILE).write_text(json.dumps({
+            "repaired": result.repaired,
+            "visible_passed": len(result.final.passed), "visible_total": result.final.total,
+            "initial_passed": len(result.initial.passed), "initial_total": result.initial.total,
+            "edits": [e.description for e in result.edits],
+            "candidates_evaluated": result.candidates_evaluated, "duration_s": round(result.duration_s, 3),
+        }, indent=2))
+        for edit in result.edits:
+            self.scope.emit("repair.edit_accepted", {"node_id": node.id, "edit": edit.description})
+        self.scope.emit("repair.finished", {"node_id": node.id, "repaired": result.repaired,
+                                            "summary": result.summary()})
+
+    def _outcome(self, node: Node, result: RepairResult) -> Outcome:
+        updates = {"last_stage": node.id, "last_response": result.summary(),
+                   "repair.repaired": result.repaired, "repair.edits": len(result.edits),
+                   "tests.visible.passed": len(result.final.passed),
+                   "tests.visible.total": result.final.total}
+        if result.repaired:
+            return Outcome(StageStatus.SUCCESS, notes=result.summary(), context_updates=updates)
+        improved = len(result.final.passed) > len(result.initial.passed)
+        reason = result.final.broken or result.summary()
+        return Outcome(StageStatus.PARTIAL_SUCCESS if improved else StageStatus.FAIL, notes=result.summary(),
+                       context_updates=updates, failure_reason=reason)
+
+
+def create_backend(scope: RunScope, options: dict[str, Any]) -> RepairBackend:
+    return RepairBackend(scope, dict(options))
