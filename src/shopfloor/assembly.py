@@ -25,6 +25,8 @@ HANDLER_PLUGINS: list[str] = [
 
 BACKENDS: dict[str, str] = {
     "simulate": "shopfloor.workers.simulate:create_backend",
+    "repair": "shopfloor.workers.repair.backend:create_backend",
+    "auto": "shopfloor.workers.auto:create_backend",
 }
 
 DEFAULT_BACKEND = "simulate"
