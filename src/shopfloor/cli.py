@@ -18,8 +18,10 @@ COMMAND_MODULES: list[str] = [
     "shopfloor.commands.govern",  # brake replay, stop
     "shopfloor.commands.run",  # run, resume
     "shopfloor.commands.inspect",  # parse, validate, render
+    "shopfloor.commands.serve",  # serve
     "shopfloor.commands.llm",  # llm ask, llm models
     "shopfloor.commands.release",  # release, approve, reject, deploy, promote, rollback, releases, drift
+    "shopfloor.commands.sandbox",  # sandbox exec, sandbox workspace create|list|keep|discard
 ]
 
 CONFORMANCE_MODULES: list[str] = [

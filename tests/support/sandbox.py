@@ -18,13 +18,7 @@ import pytest
 
 from shopfloor.sandbox import registry
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
-from shopfloor.sandbox.cgroups import GROUP_PREFIX, own_group
 from shopfloor.sandbox.policy import SandboxPolicy
-
-
-def leftover_cgroups() -> list[Path]:
-    parent = own_group("pids")
-    return [] if parent is None else sorted(parent.glob(f"{GROUP_PREFIX}-*"))
 
 
 def processes_with_argument(marker: str) -> list[int]:
@@ -61,12 +55,13 @@ def open_sandbox(workspace: Path) -> Iterator[Callable[..., SandboxedExecutionEn
         opened.append(env)
         return env
 
-    before = set(leftover_cgroups())
     yield factory
+    # The registry (per test, under its own SHOPFLOOR_HOME) names every live sandbox's cgroups.
+    groups = [g for e in registry.entries() if e.cgroup for g in (e.cgroup.pids, e.cgroup.memory) if g]
     for env in opened:
         env.cleanup()
     assert registry.entries() == []
-    assert set(leftover_cgroups()) <= before
+    assert [g for g in groups if g.exists()] == []
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from shopfloor.errors import UserError
@@ -113,11 +113,12 @@ def build_argv(bwrap: str, workspace: Path, policy: SandboxPolicy, command: Sequ
     for path in after:
         argv += ["--tmpfs", str(path)]
     readable = [Path(p).expanduser().resolve() for p in policy.readable_paths]
+    readable += git_alternates(workspace)
     # The interpreter that runs shopfloor is a toolchain, not a secret: keep it usable
     # inside (the port bridge runs on it) even when it lives under a hidden home.
     readable.append(Path(sys.base_prefix).resolve())
     for path in readable:
-        if path.exists() and any(_under(path, h) for h in hidden):
+        if path.exists() and (any(_under(path, h) for h in hidden) or _under(path, Path("/tmp"))):
             argv += ["--ro-bind", str(path), str(path)]
     for path in read_only_paths(workspace, policy):
         argv += ["--ro-bind", str(path), str(path)]
@@ -128,6 +129,20 @@ def build_argv(bwrap: str, workspace: Path, policy: SandboxPolicy, command: Sequ
              "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", SANDBOX_HOSTNAME,
              "--die-with-parent", "--new-session", "--chdir", str(workspace), "--clearenv", "--"]
     return argv + list(command)
+
+
+def git_alternates(workspace: Path) -> list[Path]:
+    """Object stores a workspace repository borrows from (`git clone --shared`), to expose read-only.
+
+    Without them git inside the sandbox cannot read history whenever the
+    project lives under a hidden or private path.
+    """
+    alternates = workspace / ".git" / "objects" / "info" / "alternates"
+    try:
+        lines = alternates.read_text().splitlines()
+    except OSError:
+        return []
+    return [Path(line.strip()).resolve() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def read_only_paths(workspace: Path, policy: SandboxPolicy) -> list[Path]:
@@ -251,8 +266,12 @@ class SandboxedExecutionEnvironment:
                         env_vars=env_vars)
 
     def run(self, argv: Sequence[str], timeout_ms: int | None = None, working_dir: str | None = None,
-            env_vars: Mapping[str, str] | None = None) -> ExecResult:
-        """Run `argv` (no shell) in the sandbox; `ExecResult.limit` names the limit that stopped it."""
+            env_vars: Mapping[str, str] | None = None,
+            sink: Callable[[str, bytes], None] | None = None) -> ExecResult:
+        """Run `argv` (no shell) in the sandbox; `ExecResult.limit` names the limit that stopped it.
+
+        `sink("out" | "err", chunk)` sees the output live, as it arrives.
+        """
         if self._bwrap is None:
             self.initialize()
         with self._lock:
@@ -263,7 +282,7 @@ class SandboxedExecutionEnvironment:
         outcome = instance.exec(argv, cwd=str(cwd), env=sandbox_environment(self.policy, env_vars),
                                 rlimits=command_rlimits(self.policy, with_cgroup=instance.cgroup is not None),
                                 timeout_s=timeout_ms / 1000, kill_grace_s=self.policy.kill_grace_s,
-                                max_output_bytes=self.policy.max_output_bytes)
+                                max_output_bytes=self.policy.max_output_bytes, sink=sink)
         oom_after, forks_after = instance.counters()
         result = to_exec_result(outcome)
         limit = classify_limit(result, oom_after - oom_before, forks_after - forks_before)

@@ -130,7 +130,7 @@ class SandboxInstance:
 
     def exec(self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
              rlimits: Sequence[tuple[int, int, int]], timeout_s: float, kill_grace_s: float,
-             max_output_bytes: int) -> ProcessOutcome:
+             max_output_bytes: int, sink: Callable[[str, bytes], None] | None = None) -> ProcessOutcome:
         if not self.alive or self._control is None:
             raise RuntimeError("sandbox is not running")
         command_id = next(self._ids)
@@ -156,7 +156,7 @@ class SandboxInstance:
                                    status=lambda: pending.status if pending.status is not None else -9,
                                    signal_tree=lambda sig: self._signal(command_id, sig)),
                            started=started, timeout_s=timeout_s, kill_grace_s=kill_grace_s,
-                           max_output_bytes=max_output_bytes)
+                           max_output_bytes=max_output_bytes, sink=sink)
         finally:
             with self._lock:
                 self._pending.pop(command_id, None)

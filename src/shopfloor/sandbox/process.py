@@ -94,8 +94,13 @@ class Watched:
 
 def collect(watched: Watched, *, started: float, timeout_s: float | None,
             kill_grace_s: float = DEFAULT_KILL_GRACE_S, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
-            drain_after_exit_s: float = DEFAULT_DRAIN_AFTER_EXIT_S) -> ProcessOutcome:
-    """Read both pipes until exit, enforcing the timeout (SIGTERM, grace, SIGKILL); closes the pipes."""
+            drain_after_exit_s: float = DEFAULT_DRAIN_AFTER_EXIT_S,
+            sink: Callable[[str, bytes], None] | None = None) -> ProcessOutcome:
+    """Read both pipes until exit, enforcing the timeout (SIGTERM, grace, SIGKILL); closes the pipes.
+
+    `sink("out" | "err", chunk)`, when given, also sees every chunk as it arrives
+    (live output for a terminal), uncapped.
+    """
     buffers = {"out": CappedBuffer(max_output_bytes), "err": CappedBuffer(max_output_bytes)}
     timed_out = False
     status: int | None = None
@@ -131,6 +136,8 @@ def collect(watched: Watched, *, started: float, timeout_s: float | None,
                 chunk = os.read(key.fd, _READ_CHUNK)
                 if chunk:
                     buffers[key.data].write(chunk)
+                    if sink is not None:
+                        sink(key.data, chunk)
                 else:
                     sel.unregister(key.fd)
                     open_streams -= 1

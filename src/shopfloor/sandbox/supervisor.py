@@ -82,6 +82,8 @@ class Supervisor:
     def _exec_child(self, request: dict, fds: list[int]) -> None:  # type: ignore[type-arg]
         """In the forked child: own session, pipes on 1 and 2, limits, then exec. Never returns."""
         try:
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; commands must not
+                signal.signal(sig, signal.SIG_DFL)
             os.setsid()
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
