@@ -254,6 +254,9 @@ class Session:
                 )
                 self._check_context_usage()
                 if not response.tool_calls:
+                    if self.steering_queue:  # steered while the model was answering: let it see that
+                        self._drain_steering()
+                        continue
                     status = "awaiting_input" if response.text.rstrip().endswith("?") else "completed"
                     break
                 rounds += 1
