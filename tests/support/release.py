@@ -5,18 +5,26 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 SERVICE_SOURCE = textwrap.dedent('''
-    """A tiny service: GET /healthz is 200; other paths answer per mode.txt (ok | fail500 | slow)."""
+    """A tiny service: GET /healthz is 200; other paths answer per mode.txt.
+
+    ok: 200 with the version; fail500: 500 (a bad build); slowstart: takes 1.5 s to bind its port.
+    """
     import http.server, os, pathlib, time
 
     HERE = pathlib.Path(__file__).parent
     MODE = (HERE / "mode.txt").read_text().strip()
     VERSION = (HERE / "version.txt").read_text().strip()
+    if MODE == "slowstart":
+        time.sleep(1.5)
     if os.environ.get("START_LOG"):
         with open(os.environ["START_LOG"], "a") as fh:
             fh.write(f"{os.getpid()} {VERSION}\\n")
@@ -26,8 +34,6 @@ SERVICE_SOURCE = textwrap.dedent('''
             status = 200
             if self.path != "/healthz" and MODE == "fail500":
                 status = 500
-            if self.path != "/healthz" and MODE == "slow":
-                time.sleep(0.2)
             body = f"{VERSION}\\n".encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
@@ -100,3 +106,53 @@ def starts(tmp_path: Path) -> list[str]:
     """Versions started so far, one per service process start."""
     log = tmp_path / "starts.log"
     return [line.split()[1] for line in log.read_text().splitlines()] if log.exists() else []
+
+
+SMOKE_SOURCE = """import os, sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(os.environ["SHOPFLOOR_CANARY_URL"] + "/", timeout=5)
+except urllib.error.HTTPError as exc:
+    sys.exit(f"canary answered {exc.code}")
+"""
+
+
+def smoke_metric(directory: Path) -> str:
+    """A `smoke` analysis metric: a script that GETs / on the canary directly and fails on 5xx."""
+    script = directory / "smoke.py"
+    script.write_text(SMOKE_SOURCE)
+    return f'''
+[[targets.analysis.metrics]]
+name = "smoke"
+kind = "smoke"
+command = "{sys.executable} {script}"
+'''
+
+
+class Traffic:
+    """Steady requests to a proxy from a background thread, recording (status, release digest)."""
+
+    def __init__(self, port: int, pause_s: float = 0.005) -> None:
+        self.url = f"http://127.0.0.1:{port}/"
+        self.pause_s = pause_s
+        self.seen: list[tuple[float, int, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not self._stop.is_set():
+                try:
+                    resp = client.get(self.url)
+                    digest = resp.headers.get("x-shopfloor-release", "")
+                    self.seen.append((time.time(), resp.status_code, digest))
+                except httpx.HTTPError:
+                    self.seen.append((time.time(), 0, ""))
+                time.sleep(self.pause_s)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

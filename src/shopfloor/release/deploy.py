@@ -36,7 +36,7 @@ from shopfloor.release.analysis import Verdict, run_analysis
 from shopfloor.release.artifacts import ArtifactStore
 from shopfloor.release.drift import ContextSnapshot, capture_snapshot, compare
 from shopfloor.release.errors import DriftDetected, IdempotencyKeyReused, RequestInFlight
-from shopfloor.release.ledger import PAUSED_STATE, Deployment, Ledger, owner_token
+from shopfloor.release.ledger import PAUSED_STATE, Deployment, Ledger, new_deployment_id, owner_token
 from shopfloor.release.releases import snapshot_key
 from shopfloor.release.target_client import TargetClient
 from shopfloor.release.targets import TargetConfig, get_target
@@ -117,15 +117,16 @@ class Releaser:
         if row is None:
             get_target(self.config, target)
             self.check_drift(digest)
-            with transaction(self.ledger.conn):
-                row = self.ledger.idempotency_key(self.ledger.conn, idempotency_key)
+            dep_id = new_deployment_id()
+            with _Driving(dep_id):  # marked before it exists, so no other thread can claim it first
+                with transaction(self.ledger.conn):
+                    row = self.ledger.idempotency_key(self.ledger.conn, idempotency_key)
+                    if row is None:
+                        self.ledger.insert_deployment(self.ledger.conn, dep_id=dep_id, target=target,
+                                                      digest=digest, kind="deploy", owner=self.owner)
+                        self.ledger.insert_idempotency_key(self.ledger.conn, idempotency_key, payload, p_hash,
+                                                           dep_id)
                 if row is None:
-                    dep_id = self.ledger.insert_deployment(self.ledger.conn, target=target, digest=digest,
-                                                           kind="deploy", owner=self.owner)
-                    self.ledger.insert_idempotency_key(self.ledger.conn, idempotency_key, payload, p_hash,
-                                                       dep_id)
-            if row is None:
-                with _Driving(dep_id):
                     dep = self.ledger.deployment(dep_id)
                     assert dep is not None
                     return self._drive(dep).result
@@ -178,8 +179,8 @@ class Releaser:
     def _result(self, dep: Deployment, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         client = TargetClient(dep.target)
         state = client.state() if client.running() else {"traffic": [], "proxy_port": None}
-        return {**dep.result, **(extra or {}), "deployment_id": dep.id, "target": dep.target,
-                "digest": dep.digest, "kind": dep.kind, "state": dep.state, "error": dep.error,
+        return {**dep.result, "state": dep.state, "error": dep.error, **(extra or {}),
+                "deployment_id": dep.id, "target": dep.target, "digest": dep.digest, "kind": dep.kind,
                 "traffic": [{"digest": t["digest"], "weight": t["weight"], "role": t["role"]}
                             for t in state["traffic"]], "proxy_port": state["proxy_port"]}
 
@@ -190,18 +191,10 @@ class Releaser:
 
     def _finish(self, dep: Deployment, to_state: str, extra: dict[str, Any] | None = None,
                 error: str | None = None) -> Deployment:
-        dep = self._move(dep, to_state, error=error)
-        return self._move_result(dep, extra)
-
-    def _move_result(self, dep: Deployment, extra: dict[str, Any] | None) -> Deployment:
-        """Store the final result (traffic as the daemon reports it) on a terminal deployment."""
-        result = self._result(dep, extra)
-        with transaction(self.ledger.conn):
-            self.ledger.conn.execute("UPDATE release_deployments SET result = ? WHERE id = ?",
-                                     (json.dumps(result, sort_keys=True), dep.id))
-        updated = self.ledger.deployment(dep.id)
-        assert updated is not None
-        return updated
+        """Enter a resting state together with its result (the traffic as the daemon reports it)."""
+        result = self._result(dep, {**(extra or {}), "state": to_state,
+                                    "error": dep.error if error is None else error})
+        return self._move(dep, to_state, result=result, error=error)
 
     def _drive(self, dep: Deployment) -> Deployment:
         target = get_target(self.config, dep.target)
@@ -261,8 +254,8 @@ class Releaser:
                                   f"{m.metric}={m.value} ({m.detail[:80]})" for m in run.measurements
                                   if m.verdict is Verdict.FAILED))
         if run.verdict is Verdict.INCONCLUSIVE:
-            dep = self._move(dep, PAUSED_STATE, result=result)
-            return self._move_result(dep, None)
+            dep.result = result
+            return self._finish(dep, PAUSED_STATE)
         last = dep.step + 1 >= len(dep.result["plan"])
         return self._move(dep, "promoting" if last else "step", step=dep.step if last else dep.step + 1,
                           result=result)
@@ -301,10 +294,11 @@ class Releaser:
                 dep = self._move(dep, "rolling_back", detail={"by": "human"})
                 return self._drive(dep).result
         digest = self.store.resolve(to) if to else self.last_known_good(target)
-        with transaction(self.ledger.conn):
-            dep_id = self.ledger.insert_deployment(self.ledger.conn, target=target, digest=digest,
-                                                   kind="rollback", owner=self.owner)
+        dep_id = new_deployment_id()
         with _Driving(dep_id):
+            with transaction(self.ledger.conn):
+                self.ledger.insert_deployment(self.ledger.conn, dep_id=dep_id, target=target, digest=digest,
+                                              kind="rollback", owner=self.owner)
             dep = self.ledger.deployment(dep_id)
             assert dep is not None
             return self._drive(dep).result

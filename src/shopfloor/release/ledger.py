@@ -92,6 +92,10 @@ def owner_alive(token: str) -> bool:
     return bool(start_now) and start_now == start
 
 
+def new_deployment_id() -> str:
+    return "dep-" + uuid.uuid4().hex[:16]
+
+
 @dataclass
 class Deployment:
     id: str
@@ -171,17 +175,15 @@ class Ledger:
     def unfinished(self) -> list[Deployment]:
         return [d for d in self.deployments() if not d.terminal]
 
-    def insert_deployment(self, conn: sqlite3.Connection, *, target: str, digest: str, kind: str,
-                          owner: str) -> str:
+    def insert_deployment(self, conn: sqlite3.Connection, *, dep_id: str, target: str, digest: str,
+                          kind: str, owner: str) -> None:
         """Insert in the caller's transaction (so the idempotency key lands with it)."""
-        dep_id = "dep-" + uuid.uuid4().hex[:16]
         now = time.time()
         conn.execute("INSERT INTO release_deployments (id, target, digest, kind, state, owner, created_at, "
                      "updated_at) VALUES (?, ?, ?, ?, 'accepted', ?, ?, ?)",
                      (dep_id, target, digest, kind, owner, now, now))
         conn.execute("INSERT INTO release_deployment_transitions (deployment_id, seq, from_state, to_state, "
                      "step, at) VALUES (?, 0, '', 'accepted', 0, ?)", (dep_id, now))
-        return dep_id
 
     def claim(self, deployment_id: str, owner: str, *, resume_paused: bool = False) -> Deployment | None:
         """Take over a deployment whose owner died; None if someone alive holds it or it is finished.

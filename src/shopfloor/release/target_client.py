@@ -26,6 +26,22 @@ DEFAULT_DAEMON_START_TIMEOUT_S = 15.0
 DEFAULT_CONTROL_TIMEOUT_S = 120.0
 
 
+#: How long a stopping daemon gets to stop its backends before it is killed.
+DEFAULT_DAEMON_STOP_TIMEOUT_S = 10.0
+
+
+def _gone(pid: int) -> bool:
+    """True once `pid` has exited (reaping it if it is our own child, else a zombie looks alive)."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return True
+    return False
+
+
 class TargetUnavailable(UserError):
     """The target daemon is not running or does not answer."""
 
@@ -43,8 +59,9 @@ class TargetClient:
         except (OSError, ValueError):
             return None
         try:
-            os.kill(int(info["pid"]), 0)
-        except (OSError, KeyError, ValueError):
+            if _gone(int(info["pid"])):
+                return None
+        except (KeyError, ValueError):
             return None
         return info
 
@@ -86,13 +103,11 @@ class TargetClient:
         with contextlib.suppress(httpx.HTTPError):
             self._call("POST", "/stop", {}, timeout=5.0)
         pid = int(info["pid"])
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + DEFAULT_DAEMON_STOP_TIMEOUT_S
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
+            if _gone(pid):
                 return True
-            time.sleep(0.05)
+            time.sleep(0.02)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
         return True

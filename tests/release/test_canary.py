@@ -1,0 +1,95 @@
+"""Canary analysis: a bad build rolls back by itself; an inconclusive one waits for a human."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from shopfloor.config import ProjectFile
+from shopfloor.release.deploy import Releaser
+from shopfloor.release.errors import EXIT_PAUSED
+from shopfloor.release.ledger import Ledger
+from shopfloor.release.releases import create_release
+from shopfloor.release.target_client import TargetClient
+from tests.support.release import ERROR_RATE_METRIC, Traffic, make_service, starts, target_toml
+
+
+def _release(project: Path, version: str, mode: str = "ok") -> str:
+    with Ledger() as ledger:
+        source = make_service(project.parent / version, version, mode)
+        return create_release(source, ProjectFile.load(), ledger=ledger)[0].digest
+
+
+def test_a_canary_returning_500s_rolls_back_automatically(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml(steps="[20, 50]", metrics=ERROR_RATE_METRIC))
+    good, bad = _release(project, "v1"), _release(project, "v2", mode="fail500")
+    releaser = Releaser(ProjectFile.load())
+    port = releaser.deploy(good, "web", "good")["proxy_port"]
+    with Traffic(port) as traffic:
+        result = releaser.deploy(bad, "web", "bad")
+        rolled_back_at = len(traffic.seen)
+        deadline = time.monotonic() + 10
+        while len(traffic.seen) < rolled_back_at + 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert result["state"] == "rolled_back" and result["verdict"] == "Failed"
+    assert "canary analysis failed at step 0" in result["error"]
+    assert result["traffic"] == [{"digest": good, "role": "stable", "weight": 100}]
+    assert 0 < result["restore_s"] < 5
+    failed = result["analyses"][-1]["measurements"][-1]
+    assert failed["metric"] == "errors" and failed["value"] > 0.05
+    # Users saw the bad build only while it was a 20 % canary, and only the good one afterwards.
+    during = [s for s in traffic.seen[:rolled_back_at] if s[2] == bad]
+    assert during and all(status == 500 for _, status, _ in during)
+    assert all(status == 200 and digest == good for _, status, digest in traffic.seen[rolled_back_at:])
+    assert "canary" not in TargetClient("web").state()["backends"]
+    with Ledger() as ledger:
+        states = [t["to_state"] for t in ledger.transitions(result["deployment_id"])]
+    assert states == ["accepted", "provisioning", "step", "analyzing", "rolling_back", "rolled_back"]
+
+
+def test_a_healthy_canary_walks_every_step_and_is_promoted(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml(steps="[20, 50]", metrics=ERROR_RATE_METRIC))
+    v1, v2 = _release(project, "v1"), _release(project, "v2")
+    releaser = Releaser(ProjectFile.load())
+    port = releaser.deploy(v1, "web", "one")["proxy_port"]
+    with Traffic(port) as traffic:
+        result = releaser.deploy(v2, "web", "two")
+    assert result["state"] == "succeeded", result
+    assert [a["step"] for a in result["analyses"]] == [0, 1]
+    assert all(a["verdict"] == "Successful" for a in result["analyses"])
+    assert result["traffic"] == [{"digest": v2, "role": "stable", "weight": 100}]
+    assert {d for _, status, d in traffic.seen if status == 200} == {v1, v2}
+    assert starts(project.parent) == ["v1", "v2"]
+
+
+def test_an_inconclusive_canary_pauses_for_a_human(project: Path, shopfloor_cmd: list[str]) -> None:
+    # No traffic at all: the error rate cannot be judged, so a human decides.
+    (project / "shopfloor.toml").write_text(target_toml(metrics=ERROR_RATE_METRIC, count=1))
+    v1, v2 = _release(project, "v1"), _release(project, "v2")
+    Releaser(ProjectFile.load()).deploy(v1, "web", "one")
+    paused = subprocess.run([*shopfloor_cmd, "deploy", v2, "--target", "web", "--idempotency-key", "two",
+                             "--json"], capture_output=True, text=True, cwd=project)
+    assert paused.returncode == EXIT_PAUSED, paused.stderr
+    result = json.loads(paused.stdout)
+    assert result["state"] == "paused" and result["verdict"] == "Inconclusive"
+    assert {t["digest"]: t["weight"] for t in result["traffic"]} == {v1: 50, v2: 50}
+
+    promoted = subprocess.run([*shopfloor_cmd, "promote", "--target", "web", "--json"], capture_output=True,
+                              text=True, cwd=project)
+    assert promoted.returncode == 0, promoted.stderr
+    final = json.loads(promoted.stdout)
+    assert final["deployment_id"] == result["deployment_id"] and final["state"] == "succeeded"
+    assert final["traffic"] == [{"digest": v2, "role": "stable", "weight": 100}]
+
+
+def test_rollback_aborts_a_paused_canary(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml(metrics=ERROR_RATE_METRIC, count=1))
+    v1, v2 = _release(project, "v1"), _release(project, "v2")
+    releaser = Releaser(ProjectFile.load())
+    releaser.deploy(v1, "web", "one")
+    assert releaser.deploy(v2, "web", "two")["state"] == "paused"
+    result = releaser.rollback("web")
+    assert result["state"] == "rolled_back" and result["digest"] == v2
+    assert result["traffic"] == [{"digest": v1, "role": "stable", "weight": 100}]
