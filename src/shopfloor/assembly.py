@@ -27,6 +27,8 @@ BACKENDS: dict[str, str] = {
     "simulate": "shopfloor.workers.simulate:create_backend",
     "repair": "shopfloor.workers.repair.backend:create_backend",
     "auto": "shopfloor.workers.auto:create_backend",
+    "agent": "shopfloor.workers.agent:create_backend",
+    "cli": "shopfloor.workers.cli:create_backend",
 }
 
 DEFAULT_BACKEND = "simulate"

@@ -28,6 +28,7 @@ CONFORMANCE_MODULES: list[str] = [
     "shopfloor.conformance.runner",  # run, list-handlers
     "shopfloor.conformance.pipeline",  # parse, validate
     "shopfloor.conformance.llm",  # client-from-env, list-models, complete, stream, tool-call, generate-object
+    "shopfloor.conformance.agent",  # session-create, process-input, tool-dispatch, steering, events
 ]
 
 app = typer.Typer(name="shopfloor", help="A software factory for AI coding agents.",
