@@ -60,6 +60,27 @@ def to_graphviz(graph: Graph, outcomes: dict[str, str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_bytes(graph: Graph, fmt: str = "svg", *, outcomes: dict[str, str] | None = None,
+                 timeout_s: float = DEFAULT_RENDER_TIMEOUT_S) -> bytes:
+    """The drawing as bytes in `fmt` (svg, png or pdf)."""
+    if fmt not in FORMATS:
+        raise UserError(f"cannot render to .{fmt}", where="render", fix=f"use one of: {', '.join(FORMATS)}")
+    dot = shutil.which("dot")
+    if dot is None:
+        raise UserError("Graphviz 'dot' is not installed", where="render",
+                        fix="install graphviz (apt-get install graphviz, or brew install graphviz)")
+    try:
+        proc = subprocess.run([dot, f"-T{fmt}"], input=to_graphviz(graph, outcomes).encode(),
+                              capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"Graphviz took longer than {timeout_s:g}s", where="render",
+                        fix="simplify the graph or raise --timeout") from None
+    if proc.returncode != 0:
+        detail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+        raise UserError(f"Graphviz failed: {detail}", where="render", fix="report this with the .dot file")
+    return proc.stdout
+
+
 def render(graph: Graph, output: Path, *, logs_root: Path | None = None,
            timeout_s: float = DEFAULT_RENDER_TIMEOUT_S) -> dict[str, str]:
     """Write the drawing to `output` (format from its suffix); returns the outcomes used."""
@@ -69,24 +90,12 @@ def render(graph: Graph, output: Path, *, logs_root: Path | None = None,
                         fix=f"use one of: {', '.join(FORMATS)}")
     if logs_root is not None and not logs_root.is_dir():
         raise UserError("logs root is not a directory", where=str(logs_root), fix="pass a run's --logs-root")
-    dot = shutil.which("dot")
-    if dot is None:
-        raise UserError("Graphviz 'dot' is not installed", where="render",
-                        fix="install graphviz (apt-get install graphviz, or brew install graphviz)")
     outcomes = read_outcomes(graph, logs_root) if logs_root else {}
-    try:
-        proc = subprocess.run([dot, f"-T{fmt}"], input=to_graphviz(graph, outcomes).encode(),
-                              capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        raise UserError(f"Graphviz took longer than {timeout_s:g}s", where="render",
-                        fix="simplify the graph or raise --timeout") from None
-    if proc.returncode != 0:
-        detail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
-        raise UserError(f"Graphviz failed: {detail}", where=str(output), fix="report this with the .dot file")
+    drawing = render_bytes(graph, fmt, outcomes=outcomes, timeout_s=timeout_s)
     # Write-then-rename: an interrupted render never leaves a truncated drawing behind.
     tmp = output.with_name(f".{output.name}.tmp")
     try:
-        tmp.write_bytes(proc.stdout)
+        tmp.write_bytes(drawing)
         os.replace(tmp, output)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,213 @@
+"""The Attractor HTTP server mode (attractor-spec 9.5 and DoD 11.11).
+
+    POST /pipelines                        start a run: DOT as the body, or JSON {"dot", "context", "backend"}
+    POST /run                              the same (DoD 11.11 naming)
+    GET  /pipelines                        every run this server started
+    GET  /pipelines/{id}, /status/{id}     status and progress
+    GET  /pipelines/{id}/events            SSE stream, replayed from the start (or Last-Event-ID)
+    POST /pipelines/{id}/cancel            request a stop; the run checkpoints and ends "stopped"
+    GET  /pipelines/{id}/graph             SVG, nodes coloured by outcome so far
+    GET  /pipelines/{id}/questions         pending human-gate questions
+    POST /pipelines/{id}/questions/{qid}/answer   {"answer": "A"}: option key, label, or text
+    POST /answer                           {"id", "answer", "question_id"?}: the only pending one if omitted
+    GET  /pipelines/{id}/checkpoint        the latest checkpoint.json
+    GET  /pipelines/{id}/context           the run context
+
+Errors are JSON {"error": one line, "fix": …} with 400 (bad input), 404, 409 or 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from shopfloor.errors import UserError
+from shopfloor.server.app import ServerContext
+from shopfloor.server.run_manager import NotFound, RunManager, TooManyRuns
+
+#: Largest request body accepted (a DOT file or an answer).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Conflict(UserError):
+    pass
+
+
+def _error(exc: UserError) -> JSONResponse:
+    status = 404 if isinstance(exc, NotFound) else 429 if isinstance(exc, TooManyRuns) else \
+        409 if isinstance(exc, Conflict) else 400
+    return JSONResponse({"error": exc.line(), "what": exc.what, "where": exc.where, "fix": exc.fix},
+                        status_code=status)
+
+
+def _handled(endpoint: Endpoint) -> Endpoint:
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except UserError as exc:
+            return _error(exc)
+    return wrapper
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > DEFAULT_MAX_BODY_BYTES:
+        raise UserError(f"request body over {DEFAULT_MAX_BODY_BYTES} bytes", where="body",
+                        fix="send a smaller pipeline")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > DEFAULT_MAX_BODY_BYTES:
+            raise UserError(f"request body over {DEFAULT_MAX_BODY_BYTES} bytes", where="body",
+                            fix="send a smaller pipeline")
+    return body
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await _body(request)
+    try:
+        data = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"body is not JSON: {exc}", where="body", fix='send e.g. {"answer": "A"}') from None
+    if not isinstance(data, dict):
+        raise UserError("body must be a JSON object", where="body", fix='send e.g. {"answer": "A"}')
+    return data
+
+
+def _answer_text(data: dict[str, Any]) -> str:
+    value = data.get("answer", data.get("option", data.get("text")))
+    if value is None or isinstance(value, dict | list):
+        raise UserError("no answer given", where="body", fix='send {"answer": "<option key, label or text>"}')
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def routes(server: ServerContext) -> list[BaseRoute]:
+    manager = RunManager(server)
+    server.resources.callback(manager.shutdown)
+
+    @_handled
+    async def start(request: Request) -> Response:
+        if "json" in request.headers.get("content-type", ""):
+            data = await _json_object(request)
+            source, context, backend = data.get("dot"), data.get("context") or {}, data.get("backend")
+            if not isinstance(source, str) or not isinstance(context, dict):
+                raise UserError('expected {"dot": "<DOT source>", "context": {...}}', where="body",
+                                fix="send the pipeline source as the dot field, or as a text/plain body")
+        else:
+            try:
+                source, context, backend = (await _body(request)).decode("utf-8"), {}, None
+            except UnicodeDecodeError:
+                raise UserError("body is not UTF-8 text", where="body",
+                                fix="send the DOT source as UTF-8") from None
+        if "{" not in source:
+            raise UserError("body is not a DOT pipeline", where="body", fix="send digraph Name { ... }")
+        run, warnings = await asyncio.to_thread(manager.start, source, context=context, backend=backend)
+        return JSONResponse({"id": run.id, "status": run.status, "logs_root": str(run.logs_root),
+                             "warnings": warnings}, status_code=201)
+
+    @_handled
+    async def list_runs(request: Request) -> Response:
+        return JSONResponse({"pipelines": [{"id": r.id, "name": r.graph.name, "status": r.status,
+                                            "started_at": r.started_at} for r in manager.list()]})
+
+    @_handled
+    async def status(request: Request) -> Response:
+        run = manager.get(request.path_params["id"])
+        return JSONResponse(await asyncio.to_thread(run.snapshot))
+
+    @_handled
+    async def events(request: Request) -> Response:
+        run = manager.get(request.path_params["id"])
+        after = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+        if not after.isdigit():
+            raise UserError(f"bad event id {after!r}", where="Last-Event-ID",
+                            fix="pass the id of the last event")
+        return StreamingResponse(run.feed.stream(int(after)), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @_handled
+    async def cancel(request: Request) -> Response:
+        run = manager.cancel(request.path_params["id"])
+        return JSONResponse({"id": run.id, "status": run.status}, status_code=202)
+
+    @_handled
+    async def graph(request: Request) -> Response:
+        from shopfloor.pipeline.render import read_outcomes, render_bytes
+
+        run = manager.get(request.path_params["id"])
+        ckpt = run.checkpoint()
+        outcomes = read_outcomes(run.graph, run.logs_root) | (ckpt.node_outcomes if ckpt else {})
+        svg = await asyncio.to_thread(render_bytes, run.graph, "svg", outcomes=outcomes)
+        return Response(svg, media_type="image/svg+xml")
+
+    @_handled
+    async def questions(request: Request) -> Response:
+        run = manager.get(request.path_params["id"])
+        return JSONResponse({"id": run.id, "questions": [q.to_dict() for q in run.interviewer.pending()]})
+
+    def _answer(run_id: str, question_id: str | None, text: str) -> JSONResponse:
+        run = manager.get(run_id)
+        if question_id is None:
+            pending = run.interviewer.pending()
+            if len(pending) != 1:
+                raise Conflict(f"{len(pending)} questions are pending", where="answer",
+                               fix="name one with question_id (GET /pipelines/{id}/questions)")
+            question_id = pending[0].id
+        answer = run.interviewer.answer(question_id, text)
+        return JSONResponse({"id": run.id, "question_id": question_id, "answer": answer.describe()})
+
+    @_handled
+    async def answer_question(request: Request) -> Response:
+        data = await _json_object(request)
+        return _answer(request.path_params["id"], request.path_params["qid"], _answer_text(data))
+
+    @_handled
+    async def answer(request: Request) -> Response:
+        data = await _json_object(request)
+        run_id = data.get("id") or data.get("pipeline_id")
+        if not isinstance(run_id, str):
+            raise UserError("no pipeline id", where="body", fix='send {"id": "<pipeline id>", "answer": "A"}')
+        qid = data.get("question_id")
+        return _answer(run_id, str(qid) if qid is not None else None, _answer_text(data))
+
+    @_handled
+    async def checkpoint(request: Request) -> Response:
+        run = manager.get(request.path_params["id"])
+        ckpt = run.checkpoint()
+        if ckpt is None:
+            raise NotFound("no checkpoint yet", where=f"pipelines/{run.id}",
+                           fix="it is written when the first node finishes")
+        return JSONResponse(asdict(ckpt))
+
+    @_handled
+    async def context(request: Request) -> Response:
+        run = manager.get(request.path_params["id"])
+        ckpt = run.checkpoint()
+        values = run.result.context if run.result else ckpt.context if ckpt else {}
+        return JSONResponse({"id": run.id, "context": values})
+
+    return [
+        Route("/pipelines", start, methods=["POST"]),
+        Route("/run", start, methods=["POST"]),
+        Route("/pipelines", list_runs, methods=["GET"]),
+        Route("/pipelines/{id}", status, methods=["GET"]),
+        Route("/status/{id}", status, methods=["GET"]),
+        Route("/pipelines/{id}/events", events, methods=["GET"]),
+        Route("/events/{id}", events, methods=["GET"]),
+        Route("/pipelines/{id}/cancel", cancel, methods=["POST"]),
+        Route("/pipelines/{id}/graph", graph, methods=["GET"]),
+        Route("/pipelines/{id}/questions", questions, methods=["GET"]),
+        Route("/pipelines/{id}/questions/{qid}/answer", answer_question, methods=["POST"]),
+        Route("/answer", answer, methods=["POST"]),
+        Route("/pipelines/{id}/checkpoint", checkpoint, methods=["GET"]),
+        Route("/pipelines/{id}/context", context, methods=["GET"]),
+    ]
