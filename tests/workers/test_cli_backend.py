@@ -43,8 +43,9 @@ def workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def scope(tmp_path: Path) -> Any:
     events: list[tuple[str, dict[str, Any]]] = []
-    run_scope = RunScope("run1", tmp_path / "logs", ProjectFile(None, {}), None,
-                         lambda kind, data: events.append((kind, data)))
+    run_scope = RunScope(
+        "run1", tmp_path / "logs", ProjectFile(None, {}), None, lambda kind, data: events.append((kind, data))
+    )
     run_scope.events = events  # type: ignore[attr-defined]
     yield run_scope
     run_scope.resources.close()
@@ -56,7 +57,9 @@ def backend(scope: RunScope, workspace: Path, **options: Any) -> Any:
 
 
 @pytest.mark.parametrize("environment", ["sandbox", "local"])
-def test_runs_the_cli_with_the_prompt_and_returns_stdout(scope: Any, workspace: Path, environment: str) -> None:
+def test_runs_the_cli_with_the_prompt_and_returns_stdout(
+    scope: Any, workspace: Path, environment: str
+) -> None:
     node = Node("impl", {"agent_cli": "claude", "llm_model": "claude-opus-4-6"})
     response = backend(scope, workspace, environment=environment).run(node, "Write hello.py", Context())
     assert response == "All done: Write hello.py\n"
@@ -66,13 +69,15 @@ def test_runs_the_cli_with_the_prompt_and_returns_stdout(scope: Any, workspace: 
     assert [kind for kind, _ in scope.events] == ["agent.cli.start", "agent.cli.end"]
 
 
-@pytest.mark.parametrize("cli, first_args", [("codex", ["exec"]), ("gemini", ["--yolo", "-p"]),
-                                             ("aider", ["--yes-always"])])
-def test_each_cli_gets_its_non_interactive_flags(scope: Any, workspace: Path, cli: str,
-                                                 first_args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "cli, first_args", [("codex", ["exec"]), ("gemini", ["--yolo", "-p"]), ("aider", ["--yes-always"])]
+)
+def test_each_cli_gets_its_non_interactive_flags(
+    scope: Any, workspace: Path, cli: str, first_args: list[str]
+) -> None:
     backend(scope, workspace, cli=cli).run(Node("n"), "task", Context())
     argv = (workspace / "argv.txt").read_text().splitlines()
-    assert argv[:len(first_args)] == first_args and "task" in argv
+    assert argv[: len(first_args)] == first_args and "task" in argv
     assert (workspace / "edited.txt").read_text() == f"edited by {cli}\n"
 
 

@@ -1,0 +1,154 @@
+"""The `agent` codergen backend: a real Session per node, in the sandbox, against the scripted server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shopfloor.config import ProjectFile
+from shopfloor.errors import UserError
+from shopfloor.pipeline.context import Context
+from shopfloor.pipeline.executor import RunStopped
+from shopfloor.pipeline.graph import Node
+from shopfloor.pipeline.outcome import Outcome, StageStatus
+from shopfloor.pipeline.scope import RunScope
+from shopfloor.workers.agent import create_backend
+from tests.support.llm_server import Reply, ScriptedLLMServer, ToolUse
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLMServer]:
+    with ScriptedLLMServer() as srv:
+        for name, value in srv.env().items():
+            monkeypatch.setenv(name, value)
+        yield srv
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    work = tmp_path / "project"
+    work.mkdir()
+    (work / "app.py").write_text("def greet():\n    return 'hi'\n")
+    return work
+
+
+@pytest.fixture
+def scope(tmp_path: Path) -> Iterator[RunScope]:
+    events: list[tuple[str, dict[str, Any]]] = []
+    run_scope = RunScope(
+        "run1", tmp_path / "logs", ProjectFile(None, {}), None, lambda kind, data: events.append((kind, data))
+    )
+    run_scope.events = events  # type: ignore[attr-defined]
+    with run_scope.resources:
+        yield run_scope
+
+
+def test_a_node_runs_a_sandboxed_session_with_its_stylesheet_model(
+    server: ScriptedLLMServer, scope: Any, workspace: Path
+) -> None:
+    server.push(
+        Reply(
+            tool_calls=[
+                ToolUse("edit_file", {"file_path": "app.py", "old_string": "'hi'", "new_string": "'hello'"}),
+                ToolUse("shell", {"command": "uname -n; echo key=$ANTHROPIC_API_KEY"}),
+            ]
+        ),
+        Reply(text="Changed greet to say hello."),
+    )
+    node = Node(
+        "implement", {"llm_provider": "anthropic", "llm_model": "claude-opus-4-6", "reasoning_effort": "low"}
+    )
+    backend = create_backend(scope, {"workspace": str(workspace)})
+    response = backend.run(node, "Make greet say hello", Context())
+    assert response == "Changed greet to say hello."
+    assert (workspace / "app.py").read_text() == "def greet():\n    return 'hello'\n"
+    first = server.requests[0]
+    assert first.body["model"] == "claude-opus-4-6" and first.body["thinking"]["budget_tokens"] == 2048
+    kinds = [kind for kind, _ in scope.events]
+    assert kinds[0] == "agent.session_start" and kinds[-1] == "agent.session_end"
+    shell_end = next(
+        d for k, d in scope.events if k == "agent.tool_call_end" and d["data"]["tool_name"] == "shell"
+    )
+    assert shell_end["node_id"] == "implement"
+    # it ran in the sandbox: its own hostname, and no API key in its environment
+    assert shell_end["data"]["output"].splitlines()[:2] == ["shopfloor-sandbox", "key="]
+    json.dumps(scope.events)  # events.jsonl-ready
+
+
+def test_provider_defaults_to_the_configured_one_and_effort_to_high(
+    server: ScriptedLLMServer, scope: Any, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    server.push(Reply(text="done"))
+    create_backend(scope, {"workspace": str(workspace), "environment": "local"}).run(
+        Node("n"), "x", Context()
+    )
+    request = server.requests[0]
+    assert request.provider == "gemini" and "gemini-3-pro-preview" in request.path
+    assert request.body["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "high"
+
+
+def test_turn_limit_fails_the_node(server: ScriptedLLMServer, scope: Any, workspace: Path) -> None:
+    server.push(Reply(tool_calls=[ToolUse("shell", {"command": "true"})]))
+    backend = create_backend(
+        scope, {"workspace": str(workspace), "environment": "local", "max_turns": 1, "provider": "openai"}
+    )
+    outcome = backend.run(Node("n"), "loop", Context())
+    assert isinstance(outcome, Outcome) and outcome.status == StageStatus.FAIL
+    assert outcome.failure_reason.startswith("agent stopped at its turn limit after 1 turns")
+
+
+def test_tool_hooks_attribute_runs_commands_around_tool_calls(
+    server: ScriptedLLMServer, scope: Any, workspace: Path, tmp_path: Path
+) -> None:
+    audit = tmp_path / "audit.log"
+    server.push(
+        Reply(
+            tool_calls=[
+                ToolUse("shell", {"command": "echo one"}),
+                ToolUse("shell", {"command": "echo BLOCKED"}),
+            ]
+        ),
+        Reply(text="ok"),
+    )
+    node = Node(
+        "n",
+        {
+            "llm_provider": "openai",
+            "tool_hooks.pre": "grep -q BLOCKED && { echo 'not allowed' >&2; exit 1; } || exit 0",
+            "tool_hooks.post": f'echo "$SHOPFLOOR_TOOL_NAME" >> {audit}',
+        },
+    )
+    create_backend(scope, {"workspace": str(workspace), "environment": "local"}).run(node, "x", Context())
+    ends = [d["data"] for k, d in scope.events if k == "agent.tool_call_end"]
+    assert sorted(e.get("error") or e["output"].splitlines()[0] for e in ends) == [
+        "Tool call blocked: pre-hook `grep -q BLOCKED && { echo 'not allowed' >&2; exit 1; } || exit 0` "
+        "exited 1: not allowed",
+        "one",
+    ]
+    assert audit.read_text() == "shell\nshell\n"
+
+
+def test_an_emergency_stop_aborts_the_session(server: ScriptedLLMServer, scope: Any, workspace: Path) -> None:
+    server.push(Reply(tool_calls=[ToolUse("shell", {"command": "sleep 30", "timeout_ms": 60_000})]))
+    backend = create_backend(scope, {"workspace": str(workspace), "provider": "anthropic"})
+    threading.Timer(0.5, scope.stop_requested.set).start()
+    with pytest.raises(RunStopped):
+        backend.run(Node("n"), "long job", Context())
+    assert [k for k, _ in scope.events][-1] == "agent.session_end"
+
+
+def test_unknown_provider_and_bad_settings_are_user_errors(
+    server: ScriptedLLMServer, scope: Any, workspace: Path
+) -> None:
+    backend = create_backend(scope, {"workspace": str(workspace), "environment": "local"})
+    with pytest.raises(UserError, match="unknown provider 'mistral'"):
+        backend.run(Node("n", {"llm_provider": "mistral"}), "x", Context())
+    with pytest.raises(UserError, match="invalid agent settings"):
+        create_backend(scope, {"max_turns": -1})
