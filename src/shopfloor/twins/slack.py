@@ -96,7 +96,7 @@ class SlackTwin(Twin):
             if "tokens" not in fixture:
                 s["tokens"][DEFAULT_BOT_TOKEN] = {"user_id": bot["id"], "scopes": BOT_SCOPES}
             if "users" not in fixture and "channels" not in fixture:
-                self._default_workspace()
+                self._default_workspace(with_user_token="tokens" not in fixture)
         for spec in fixture.get("users", []):
             self._add_user(spec)
         for token, spec in fixture.get("tokens", {}).items():
@@ -117,16 +117,17 @@ class SlackTwin(Twin):
             channel = self._channel_by_name(spec["channel"])
             self._post(channel["id"], self._user_by_name(spec["user"])["id"], spec["text"])
 
-    def _default_workspace(self) -> None:
+    def _default_workspace(self, *, with_user_token: bool) -> None:
         alice = self._add_user({"name": "alice", "real_name": "Alice Adams", "email": "alice@example.com"})
         bob = self._add_user({"name": "bob", "real_name": "Bob Brown", "email": "bob@example.com"})
         bot = self.state["bot_user"]
         self._add_channel("general", alice["id"], False, [alice["id"], bob["id"], bot])
         self._add_channel("random", alice["id"], False, [alice["id"], bob["id"]])
-        self.state["tokens"][DEFAULT_USER_TOKEN] = {
-            "user_id": alice["id"],
-            "scopes": [*BOT_SCOPES, "chat:write.public"],
-        }
+        if with_user_token:
+            self.state["tokens"][DEFAULT_USER_TOKEN] = {
+                "user_id": alice["id"],
+                "scopes": [*BOT_SCOPES, "chat:write.public"],
+            }
 
     def _add_user(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         uid = self.ids.next("U", 10)

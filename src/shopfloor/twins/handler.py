@@ -1,0 +1,104 @@
+"""Pipeline handler `type="shopfloor.twins"`: start twins for the rest of the run.
+
+    twins [type="shopfloor.twins", twins="slack,jira", twins_seed="twins/seed.yaml",
+           twins_chaos="twins/chaos.yaml"]
+
+The twins named by the node (else `[twins] start` in shopfloor.toml) are started
+once per run and stopped when the run ends (through `scope.resources`); running
+the node again reuses those already up. Their URLs and credentials go into the
+context as `twins.<name>.url`, `twins.<name>.base_url` and
+`twins.<name>.<credential>`, and `{logs_root}/{node}/twins.json` records them.
+Seed and chaos paths are relative to shopfloor.toml's directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopfloor.errors import UserError
+from shopfloor.pipeline.context import Context
+from shopfloor.pipeline.graph import Graph, Node
+from shopfloor.pipeline.handler import HandlerRegistry
+from shopfloor.pipeline.outcome import Outcome, StageStatus
+from shopfloor.pipeline.scope import RunScope
+from shopfloor.twins.runner import RunningTwin, TwinFleet, run_twins
+
+HANDLER_TYPE = "shopfloor.twins"
+
+
+class TwinsConfig(BaseModel):
+    """`[twins]` in shopfloor.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: list[str] = Field(default_factory=list)
+    seed: str | None = None
+    chaos: str | None = None
+    id_seed: int = 0
+
+
+def _names(raw: str) -> list[str]:
+    return [n for n in raw.replace(",", " ").split() if n]
+
+
+class TwinsHandler:
+    def __init__(self, scope: RunScope) -> None:
+        self.scope = scope
+        self.running: dict[str, RunningTwin] = {}
+
+    def _resolve(self, value: str | None) -> Path | None:
+        if not value:
+            return None
+        path = Path(value)
+        base = self.scope.config.path.parent if self.scope.config.path else Path.cwd()
+        return path if path.is_absolute() else base / path
+
+    def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> Outcome:
+        try:
+            config = self.scope.config.section("twins", TwinsConfig)
+            names = _names(node.str_attr("twins")) or config.start
+            if not names:
+                raise UserError(
+                    f"node {node.id!r} names no twins",
+                    where=node.id,
+                    fix='add twins="slack,jira" to the node or `start = [...]` under [twins]',
+                )
+            missing = [n for n in dict.fromkeys(names) if n not in self.running]
+            if missing:
+                fleet: TwinFleet = self.scope.resources.enter_context(
+                    run_twins(
+                        missing,
+                        seed=self._resolve(node.str_attr("twins_seed") or config.seed),
+                        chaos=self._resolve(node.str_attr("twins_chaos") or config.chaos),
+                        id_seed=config.id_seed,
+                    )
+                )
+                self.running.update(fleet)
+        except UserError as exc:
+            return Outcome(StageStatus.FAIL, failure_reason=exc.line())
+        started = TwinFleet({n: self.running[n] for n in dict.fromkeys(names)})
+        described = started.describe()
+        stage_dir = logs_root / node.id
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        (stage_dir / "twins.json").write_text(json.dumps(described, indent=2))
+        self.scope.emit(
+            "twins.started",
+            {
+                "node": node.id,
+                "twins": {n: {"url": d["url"], "base_url": d["base_url"]} for n, d in described.items()},
+            },
+        )
+        updates: dict[str, Any] = started.context_values()
+        return Outcome(
+            StageStatus.SUCCESS,
+            context_updates=updates,
+            notes="twins up: " + ", ".join(f"{n} {d['url']}" for n, d in described.items()),
+        )
+
+
+def register_handlers(registry: HandlerRegistry, scope: RunScope) -> None:
+    registry.register(HANDLER_TYPE, TwinsHandler(scope))
