@@ -21,6 +21,7 @@ from shopfloor.pipeline.scope import RunScope
 
 HANDLER_PLUGINS: list[str] = [
     "shopfloor.release.handlers",  # shopfloor.gate, shopfloor.deploy
+    "shopfloor.twins.handler",  # shopfloor.twins
 ]
 
 BACKENDS: dict[str, str] = {

@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "shopfloor.commands.llm",  # llm ask, llm models
     "shopfloor.commands.release",  # release, approve, reject, deploy, promote, rollback, releases, drift
     "shopfloor.commands.sandbox",  # sandbox exec, sandbox workspace create|list|keep|discard
+    "shopfloor.commands.twins",  # twins up, twins list
 ]
 
 CONFORMANCE_MODULES: list[str] = [
