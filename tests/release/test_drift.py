@@ -1,0 +1,94 @@
+"""Drift: a deploy whose validated context moved is refused; a live target changed out of band is reported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from shopfloor.config import ProjectFile
+from shopfloor.release.deploy import Releaser
+from shopfloor.release.drift import capture_snapshot, compare
+from shopfloor.release.errors import EXIT_DRIFT
+from shopfloor.release.ledger import Ledger
+from shopfloor.release.releases import create_release
+from shopfloor.release.target_client import TargetClient
+from tests.support.release import make_service, starts, target_toml
+
+
+def _deploy(cmd: list[str], project: Path, digest: str, key: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*cmd, "deploy", digest, "--target", "web", "--idempotency-key", key],
+                          capture_output=True, text=True, cwd=project)
+
+
+def test_snapshot_compare_names_each_differing_item(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml())
+    before = capture_snapshot(ProjectFile.load())
+    (project / "uv.lock").write_text("version = 1\n")
+    (project / "shopfloor.toml").write_text(target_toml() + '\n[policy]\ncritical_paths = ["billing/**"]\n')
+    after = capture_snapshot(ProjectFile.load())
+    assert [d.name for d in compare(before, after)] == ["lockfile_hash", "config_hash", "policy_hash"]
+    assert compare(after, capture_snapshot(ProjectFile.load())) == []
+
+
+def test_a_deploy_with_drift_is_refused_until_revalidated(project: Path, shopfloor_cmd: list[str]) -> None:
+    (project / "shopfloor.toml").write_text(target_toml())
+    source = make_service(project.parent / "v1", "v1")
+    created = subprocess.run([*shopfloor_cmd, "release", "create", str(source)], capture_output=True,
+                             text=True, cwd=project, check=True)
+    digest = created.stdout.strip()
+    (project / "requirements.txt").write_text("requests==2.0\n")  # dependencies changed after validation
+
+    refused = _deploy(shopfloor_cmd, project, digest, "k1")
+    assert refused.returncode == EXIT_DRIFT
+    assert "context drifted since validation: lockfile_hash" in refused.stderr
+    assert "re-validate" in refused.stderr and "Traceback" not in refused.stderr
+    assert starts(project.parent) == []
+    with Ledger() as ledger:
+        assert ledger.deployments("web") == []
+
+    subprocess.run([*shopfloor_cmd, "release", "create", str(source)], check=True, cwd=project,
+                   capture_output=True)  # re-validation records the present context
+    assert _deploy(shopfloor_cmd, project, digest, "k1").returncode == 0
+    assert starts(project.parent) == ["v1"]
+
+
+def test_a_run_snapshot_taken_at_start_is_what_the_deploy_compares(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml())
+    config = ProjectFile.load()
+    with Ledger() as ledger:
+        ledger.record_snapshot("run-1", capture_snapshot(config).to_dict(), replace=False)
+        (project / "shopfloor.toml").write_text(target_toml(count=5))  # config edited mid-run
+        manifest, _ = create_release(make_service(project.parent / "v1", "v1"), ProjectFile.load(),
+                                     ledger=ledger, run_id="run-1")
+    try:
+        Releaser(ProjectFile.load()).deploy(manifest.digest, "web", "k")
+    except Exception as exc:
+        assert "config_hash" in str(exc) and type(exc).__name__ == "DriftDetected"
+    else:
+        raise AssertionError("deploy with a drifted run context was not refused")
+
+
+def test_drift_reports_a_live_target_changed_out_of_band(project: Path, shopfloor_cmd: list[str]) -> None:
+    (project / "shopfloor.toml").write_text(target_toml())
+    with Ledger() as ledger:
+        digest = create_release(make_service(project.parent / "v1", "v1"), ProjectFile.load(),
+                                ledger=ledger)[0].digest
+    Releaser(ProjectFile.load()).deploy(digest, "web", "k")
+    clean = subprocess.run([*shopfloor_cmd, "drift", "--target", "web"], capture_output=True, text=True,
+                           cwd=project)
+    assert clean.returncode == 0 and "no drift" in clean.stdout
+
+    workdir = Path(TargetClient("web").state()["backends"]["stable"]["workdir"])
+    (workdir / "version.txt").write_text("hotfix\n")  # someone edits the running release by hand
+    drifted = subprocess.run([*shopfloor_cmd, "drift", "--target", "web", "--json"], capture_output=True,
+                             text=True, cwd=project)
+    assert drifted.returncode == EXIT_DRIFT
+    report = json.loads(drifted.stdout)
+    assert [i["item"] for i in report["items"]] == ["stable files (changed out of band)"]
+    assert report["items"][0]["ledger"] == digest
+
+    TargetClient("web").stop()
+    gone = subprocess.run([*shopfloor_cmd, "drift", "--target", "web"], capture_output=True, text=True,
+                          cwd=project)
+    assert gone.returncode == EXIT_DRIFT and "not running" in gone.stdout
