@@ -160,3 +160,12 @@ def test_programmatic_graphs_validate_too() -> None:
                   edges=[Edge("start", "exit"), Edge("start", "missing")])
     diags = validate(graph)
     assert [d.rule for d in diags if d.severity is Severity.ERROR] == ["edge_target_exists"]
+
+
+def test_manager_stop_condition_is_checked_too() -> None:
+    graph = parse_dot('digraph G { start [shape=Mdiamond] boss [shape=house, '
+                      'manager.stop_condition="context.done=true || x"] exit [shape=Msquare] '
+                      "start -> boss -> exit }", "m.dot")
+    (diag,) = _by_rule(validate(graph), "condition_syntax")
+    assert diag.node_id == "boss" and diag.message.startswith("manager.stop_condition: bad condition")
+    assert str(diag.loc) == "m.dot:1:78"

@@ -137,11 +137,22 @@ def exit_no_outgoing(graph: Graph) -> Iterable[Diagnostic]:
                            "the exit node ends the run; remove the edge")
 
 
+#: Node attributes that hold a condition expression (attractor-spec 4.11).
+NODE_CONDITION_ATTRS: tuple[str, ...] = ("manager.stop_condition",)
+
+
 def condition_syntax(graph: Graph) -> Iterable[Diagnostic]:
     for edge in graph.edges:
         error = condition_error(edge.condition) if edge.condition else None
         if error is not None:
             yield _at_edge("condition_syntax", ERROR, edge, error.what, error.fix or "", attr="condition")
+    for node in graph.nodes.values():
+        for key in NODE_CONDITION_ATTRS:
+            expr = node.get(key)
+            error = condition_error(str(expr)) if expr else None
+            if error is not None:
+                yield _at_node("condition_syntax", ERROR, node, f"{key}: {error.what}", error.fix or "",
+                               attr=key)
 
 
 def stylesheet_syntax(graph: Graph) -> Iterable[Diagnostic]:
