@@ -551,3 +551,69 @@ def test_pre_hooks_can_deny_and_steer_post_hooks_see_results(anthropic_agent: Ag
     )
     assert "move them instead" in anthropic_agent.sent(1)
     assert seen == [("shell", True), ("shell", False)]
+
+
+def test_a_subagent_can_work_in_its_own_copy_on_write_workspace(
+    anthropic_agent: AgentHarness, project: Path
+) -> None:
+    from shopfloor.sandbox.workspace import WorkspaceManager
+
+    script = {
+        "parent": [
+            Reply(
+                tool_calls=[
+                    ToolUse(
+                        "spawn_agent",
+                        {
+                            "task": "try a risky refactor",
+                            "model": "claude-haiku-4-5",
+                            "isolated_workspace": True,
+                        },
+                    )
+                ]
+            ),
+            lambda req: Reply(
+                tool_calls=[ToolUse("wait", {"agent_id": anthropic_agent.spawned_agent_id(req)})]
+            ),
+            lambda req: Reply(
+                tool_calls=[
+                    ToolUse(
+                        "close_agent",
+                        {"agent_id": anthropic_agent.spawned_agent_id(req), "keep_workspace": True},
+                    )
+                ]
+            ),
+            Reply(text="Kept the refactor as a candidate."),
+        ],
+        "child": [
+            Reply(tool_calls=[ToolUse("write_file", {"file_path": "feature.py", "content": "X = 1\n"})]),
+            Reply(text="Refactored."),
+        ],
+    }
+
+    def route(req: Any) -> Any:
+        item = script["child" if req.body.get("model") == "claude-haiku-4-5" else "parent"].pop(0)
+        return item(req) if callable(item) else item
+
+    anthropic_agent.server.default = route
+    session = Session(
+        create_anthropic_profile(),
+        LocalExecutionEnvironment(project),
+        anthropic_agent.client,
+        listeners=[anthropic_agent.events.append],
+    )
+    manager = WorkspaceManager()
+    try:
+        result = session.submit("Delegate the risky refactor")
+        assert result.text == "Kept the refactor as a candidate."
+        assert not (project / "feature.py").exists()  # the parent's tree is untouched
+        [kept] = [w for w in manager.list() if w.parent == session.id]
+        assert kept.status == "kept" and (Path(kept.path) / "feature.py").read_text() == "X = 1\n"
+        assert (Path(kept.path) / "AGENTS.md").exists()  # a copy of the repository at HEAD
+        wait_output = next(
+            e for e in anthropic_agent.of_kind("tool_call_end") if e.data["tool_name"] == "wait"
+        )
+        assert f"its own workspace {kept.name}" in wait_output.data["output"]
+    finally:
+        for workspace in manager.list():
+            manager.discard(workspace.name)

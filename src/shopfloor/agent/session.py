@@ -139,6 +139,8 @@ class Session:
         self._signatures: list[str] = []
         self._lock = threading.Lock()
         self._environment_context: str | None = None
+        #: The git repository the session works in (None outside one); known after system_prompt().
+        self.git_root: str | None = None
         self._project_docs = ""
         self._context_warned = False
         self.emitter.emit(
@@ -342,6 +344,7 @@ class Session:
     def system_prompt(self) -> str:
         if self._environment_context is None:  # spec 6.3/6.4: a snapshot taken once, at the first call
             git = snapshot_git(self.env)
+            self.git_root = git.root if git else None
             self._environment_context = environment_block(
                 self.env, git, self.profile.model, self.profile.knowledge_cutoff
             )
