@@ -192,3 +192,32 @@ def test_serve_refuses_a_bad_backend(shopfloor_cmd: list[str]) -> None:
                           text=True, timeout=30, check=False)
     assert proc.returncode == 2 and "unknown backend 'nope'" in proc.stderr and "Traceback" not in proc.stderr
     assert sys.executable  # the command ran with this interpreter
+
+
+def test_server_section_limits_concurrent_runs_and_body_size(tmp_path: Any, shopfloor_cmd: list[str]) -> None:
+    (tmp_path / "shopfloor.toml").write_text("[server]\nmax_runs = 1\nmax_body_bytes = 2048\n")
+    proc = subprocess.Popen([*shopfloor_cmd, "serve", "--port", "0", "--runs-dir", str(tmp_path / "runs")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        url = (proc.stdout.readline() if proc.stdout else "").strip().rsplit(" ", 1)[-1]
+        with httpx.Client(base_url=url, timeout=10) as client:
+            first = _start(client, "slow")
+            second = client.post("/run", content=dot_source("linear"))
+            assert second.status_code == 429 and "1 pipelines are already running" in second.json()["error"]
+            big = client.post("/run", content="digraph G { " + "a; " * 1000 + "}")
+            assert big.status_code == 400 and "over 2048 bytes" in big.json()["error"]
+            client.post(f"/pipelines/{first}/cancel")
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
+def test_bad_server_section_is_one_line(tmp_path: Any, shopfloor_cmd: list[str]) -> None:
+    (tmp_path / "shopfloor.toml").write_text("[server]\nmax_runs = 0\n")
+    proc = subprocess.run([*shopfloor_cmd, "serve", "--port", "0"], capture_output=True, text=True, timeout=30,
+                          cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "[server]" in proc.stderr and "max_runs" in proc.stderr
+    assert "Traceback" not in proc.stderr

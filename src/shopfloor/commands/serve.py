@@ -30,7 +30,7 @@ def serve_command(
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run directories are created."),
     backend: str = typer.Option("simulate", "--backend", help="Default codergen backend for runs."),
     max_runs: int | None = typer.Option(None, "--max-runs",
-                                        help="Runs that may execute at once (default 8)."),
+                                        help="Runs executing at once (default: [server] max_runs, or 8)."),
     config: Path | None = typer.Option(None, "--config", help="shopfloor.toml (default ./shopfloor.toml)."),
 ) -> None:
     """Serve the pipeline API: POST /run, GET /status/{id}, POST /answer, SSE events, and /pipelines/..."""
@@ -39,14 +39,18 @@ def serve_command(
     from shopfloor import assembly
     from shopfloor.config import ProjectFile
     from shopfloor.server.app import ServerContext, create_app
+    from shopfloor.server.settings import ServerSettings
 
     if backend not in assembly.BACKENDS:
         raise UserError(f"unknown backend {backend!r}", where="--backend",
                         fix=f"use one of {', '.join(sorted(assembly.BACKENDS))}")
     if max_runs is not None and max_runs < 1:
         raise UserError("--max-runs must be at least 1", where="--max-runs", fix="pass --max-runs 1 or more")
-    server = ServerContext(runs_dir=runs_dir, config=ProjectFile.load(config), backend=backend,
-                           max_runs=max_runs)
+    project = ProjectFile.load(config)
+    settings = project.section("server", ServerSettings)
+    if max_runs is not None:
+        settings.max_runs = max_runs
+    server = ServerContext(runs_dir=runs_dir, config=project, backend=backend, settings=settings)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

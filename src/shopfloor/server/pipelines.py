@@ -32,9 +32,6 @@ from shopfloor.errors import UserError
 from shopfloor.server.app import ServerContext
 from shopfloor.server.run_manager import NotFound, RunManager, TooManyRuns
 
-#: Largest request body accepted (a DOT file or an answer).
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -58,22 +55,22 @@ def _handled(endpoint: Endpoint) -> Endpoint:
     return wrapper
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, limit: int) -> bytes:
+    too_big = UserError(f"request body over {limit} bytes", where="body",
+                        fix="send less, or raise [server] max_body_bytes")
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > DEFAULT_MAX_BODY_BYTES:
-        raise UserError(f"request body over {DEFAULT_MAX_BODY_BYTES} bytes", where="body",
-                        fix="send a smaller pipeline")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_big
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > DEFAULT_MAX_BODY_BYTES:
-            raise UserError(f"request body over {DEFAULT_MAX_BODY_BYTES} bytes", where="body",
-                            fix="send a smaller pipeline")
+        if len(body) > limit:
+            raise too_big
     return body
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await _body(request)
+async def _json_object(request: Request, limit: int) -> dict[str, Any]:
+    raw = await _body(request, limit)
     try:
         data = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -92,19 +89,20 @@ def _answer_text(data: dict[str, Any]) -> str:
 
 def routes(server: ServerContext) -> list[BaseRoute]:
     manager = RunManager(server)
+    limit = server.settings.max_body_bytes
     server.resources.callback(manager.shutdown)
 
     @_handled
     async def start(request: Request) -> Response:
         if "json" in request.headers.get("content-type", ""):
-            data = await _json_object(request)
+            data = await _json_object(request, limit)
             source, context, backend = data.get("dot"), data.get("context") or {}, data.get("backend")
             if not isinstance(source, str) or not isinstance(context, dict):
                 raise UserError('expected {"dot": "<DOT source>", "context": {...}}', where="body",
                                 fix="send the pipeline source as the dot field, or as a text/plain body")
         else:
             try:
-                source, context, backend = (await _body(request)).decode("utf-8"), {}, None
+                source, context, backend = (await _body(request, limit)).decode("utf-8"), {}, None
             except UnicodeDecodeError:
                 raise UserError("body is not UTF-8 text", where="body",
                                 fix="send the DOT source as UTF-8") from None
@@ -131,7 +129,8 @@ def routes(server: ServerContext) -> list[BaseRoute]:
         if not after.isdigit():
             raise UserError(f"bad event id {after!r}", where="Last-Event-ID",
                             fix="pass the id of the last event")
-        return StreamingResponse(run.feed.stream(int(after)), media_type="text/event-stream",
+        frames = run.feed.stream(int(after), server.settings.sse_heartbeat_s)
+        return StreamingResponse(frames, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @_handled
@@ -167,12 +166,12 @@ def routes(server: ServerContext) -> list[BaseRoute]:
 
     @_handled
     async def answer_question(request: Request) -> Response:
-        data = await _json_object(request)
+        data = await _json_object(request, limit)
         return _answer(request.path_params["id"], request.path_params["qid"], _answer_text(data))
 
     @_handled
     async def answer(request: Request) -> Response:
-        data = await _json_object(request)
+        data = await _json_object(request, limit)
         run_id = data.get("id") or data.get("pipeline_id")
         if not isinstance(run_id, str):
             raise UserError("no pipeline id", where="body", fix='send {"id": "<pipeline id>", "answer": "A"}')

@@ -25,11 +25,6 @@ from shopfloor.server.app import ServerContext
 from shopfloor.server.sse import EventFeed
 from shopfloor.server.web_interviewer import WebInterviewer
 
-#: Runs that may execute at once; more are refused with 429.
-DEFAULT_MAX_CONCURRENT_RUNS = 8
-#: On shutdown, how long to wait for stopped runs to checkpoint and end.
-DEFAULT_SHUTDOWN_GRACE_S = 10.0
-
 
 class NotFound(UserError):
     """Maps to HTTP 404."""
@@ -44,7 +39,7 @@ class RunNotFound(NotFound):
 class TooManyRuns(UserError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"{limit} pipelines are already running", where="pipelines",
-                         fix="wait for one to finish, or start the server with a higher --max-runs")
+                         fix="wait for one to finish, or raise --max-runs / [server] max_runs")
 
 
 @dataclass
@@ -111,10 +106,10 @@ class ManagedRun:
 
 
 class RunManager:
-    def __init__(self, server: ServerContext, *, shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S) -> None:
+    def __init__(self, server: ServerContext) -> None:
         self.server = server
-        self.max_concurrent = server.max_runs or DEFAULT_MAX_CONCURRENT_RUNS
-        self.shutdown_grace_s = shutdown_grace_s
+        self.max_concurrent = server.settings.max_runs
+        self.shutdown_grace_s = server.settings.shutdown_grace_s
         self._runs: dict[str, ManagedRun] = {}
         self._lock = threading.Lock()
 

@@ -14,8 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-#: Seconds between keep-alive comments on an idle stream (proxies drop silent connections).
-DEFAULT_SSE_HEARTBEAT_S = 15.0
+from shopfloor.server.settings import DEFAULT_SSE_HEARTBEAT_S
 
 
 class EventFeed:
