@@ -217,7 +217,7 @@ def test_server_section_limits_concurrent_runs_and_body_size(tmp_path: Any, shop
 
 def test_bad_server_section_is_one_line(tmp_path: Any, shopfloor_cmd: list[str]) -> None:
     (tmp_path / "shopfloor.toml").write_text("[server]\nmax_runs = 0\n")
-    proc = subprocess.run([*shopfloor_cmd, "serve", "--port", "0"], capture_output=True, text=True, timeout=30,
-                          cwd=tmp_path, check=False)
+    proc = subprocess.run([*shopfloor_cmd, "serve", "--port", "0"], capture_output=True, text=True,
+                          timeout=30, cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "[server]" in proc.stderr and "max_runs" in proc.stderr
     assert "Traceback" not in proc.stderr
