@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from shopfloor.config import ProjectFile
+from shopfloor.server.settings import ServerSettings
 
 ROUTE_MODULES: list[str] = [
     "shopfloor.server.pipelines",  # /run, /status, /answer, /pipelines/... (attractor-spec 9.5)
@@ -37,8 +38,7 @@ class ServerContext:
     runs_dir: Path
     config: ProjectFile = field(default_factory=lambda: ProjectFile(None, {}))
     backend: str = "simulate"
-    #: runs that may execute at once (None: the run manager's default)
-    max_runs: int | None = None
+    settings: ServerSettings = field(default_factory=ServerSettings)
     resources: ExitStack = field(default_factory=ExitStack)
 
 
