@@ -152,3 +152,39 @@ def test_unknown_provider_and_bad_settings_are_user_errors(
         backend.run(Node("n", {"llm_provider": "mistral"}), "x", Context())
     with pytest.raises(UserError, match="invalid agent settings"):
         create_backend(scope, {"max_turns": -1})
+
+
+def test_copy_on_write_mode_works_in_a_run_workspace_kept_as_a_candidate(
+    server: ScriptedLLMServer, scope: Any, workspace: Path
+) -> None:
+    import subprocess
+
+    from shopfloor.sandbox.workspace import WorkspaceManager
+
+    git_env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+        "PATH": "/usr/bin:/bin",
+    }
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "base"]):
+        subprocess.run(["git", *args], cwd=workspace, check=True, env=git_env, capture_output=True)
+    server.push(
+        Reply(tool_calls=[ToolUse("write_file", {"file_path": "new.py", "content": "NEW = 1\n"})]),
+        Reply(text="added new.py"),
+    )
+    backend = create_backend(
+        scope, {"workspace": str(workspace), "workspace_mode": "copy_on_write", "provider": "anthropic"}
+    )
+    manager = WorkspaceManager()
+    try:
+        assert backend.run(Node("n"), "add new.py", Context()) == "added new.py"
+        assert not (workspace / "new.py").exists()
+        [announced] = [d for k, d in scope.events if k == "agent.workspace"]
+        scope.resources.close()  # the run ends
+        kept = manager.get(announced["name"])
+        assert kept.status == "kept" and (Path(kept.path) / "new.py").read_text() == "NEW = 1\n"
+    finally:
+        for ws in manager.list():
+            manager.discard(ws.name)

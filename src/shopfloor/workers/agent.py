@@ -56,6 +56,8 @@ class AgentSettings(BaseModel):
     model: str | None = None
     environment: str = "sandbox"
     workspace: str | None = None
+    workspace_mode: str = "direct"
+    revision: str = "HEAD"
     max_turns: int = Field(DEFAULT_NODE_MAX_TURNS, ge=0)
     max_tool_rounds_per_input: int = Field(0, ge=0)
     default_command_timeout_ms: int | None = Field(None, gt=0)
@@ -84,8 +86,8 @@ class AgentBackend:
 
     def _environment(self) -> ExecutionEnvironment:
         if self._env is None:
-            self._env = open_environment(self.scope, {"environment": self.settings.environment,
-                                                      "workspace": self.settings.workspace})
+            self._env = open_environment(self.scope, self.settings.model_dump(
+                include={"environment", "workspace", "workspace_mode", "revision"}))
         return self._env
 
     def _hooks(self, node: Node) -> ToolHooks:

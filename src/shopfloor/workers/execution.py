@@ -1,13 +1,20 @@
 """Where a codergen backend's work runs: the bubblewrap sandbox (default) or this machine.
 
 Both `agent` and `cli` backends take the same options:
-  environment = "sandbox" | "local"   (default "sandbox")
-  workspace   = directory the work happens in (default: the current directory)
-and the sandbox limits come from `[sandbox]` in shopfloor.toml (SandboxPolicy).
+  environment    = "sandbox" | "local"            (default "sandbox")
+  workspace      = the project directory          (default: the current directory)
+  workspace_mode = "direct" | "copy_on_write"     (default "direct")
+  revision       = git revision for copy_on_write (default "HEAD")
+"direct" works in the project directory itself. "copy_on_write" gives the run
+its own workspace of the project at `revision` (shopfloor.sandbox.workspace);
+every node of the run works there, and at the end of the run it is kept as a
+candidate (`shopfloor sandbox workspace list`). The sandbox limits come from
+`[sandbox]` in shopfloor.toml (SandboxPolicy).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +23,13 @@ from shopfloor.pipeline.scope import RunScope
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment, LocalExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
+from shopfloor.sandbox.workspace import WorkspaceManager
 
 ENVIRONMENT_KINDS = ("sandbox", "local")
 DEFAULT_ENVIRONMENT_KIND = "sandbox"
+WORKSPACE_MODES = ("direct", "copy_on_write")
+DEFAULT_WORKSPACE_MODE = "direct"
+DEFAULT_REVISION = "HEAD"
 
 
 def workspace_dir(options: dict[str, Any]) -> Path:
@@ -36,6 +47,12 @@ def open_environment(scope: RunScope, options: dict[str, Any]) -> ExecutionEnvir
         raise UserError(f"unknown environment {kind!r}", where="codergen backend options",
                         fix=f"use one of: {', '.join(ENVIRONMENT_KINDS)}")
     workspace = workspace_dir(options)
+    mode = str(options.get("workspace_mode") or DEFAULT_WORKSPACE_MODE)
+    if mode not in WORKSPACE_MODES:
+        raise UserError(f"unknown workspace_mode {mode!r}", where="codergen backend options",
+                        fix=f"use one of: {', '.join(WORKSPACE_MODES)}")
+    if mode == "copy_on_write":
+        workspace = _run_workspace(scope, workspace, str(options.get("revision") or DEFAULT_REVISION))
     env: ExecutionEnvironment
     if kind == "local":
         env = LocalExecutionEnvironment(workspace)
@@ -44,3 +61,15 @@ def open_environment(scope: RunScope, options: dict[str, Any]) -> ExecutionEnvir
     env.initialize()
     scope.resources.callback(env.cleanup)
     return env
+
+
+def _run_workspace(scope: RunScope, project: Path, revision: str) -> Path:
+    """The run's copy-on-write workspace (the same one on resume), kept as a candidate when the run ends."""
+    manager = WorkspaceManager()
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", f"run-{scope.run_id}")[:64]
+    existing = {w.name for w in manager.list()}
+    created = manager.get(name) if name in existing else manager.create(project, revision, name=name)
+    scope.emit("agent.workspace", {"name": created.name, "path": created.path, "revision": created.revision,
+                                   "strategy": created.strategy})
+    scope.resources.callback(manager.keep, created.name)
+    return Path(created.path)
