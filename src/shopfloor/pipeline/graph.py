@@ -188,6 +188,13 @@ class Graph:
     def incoming(self, node_id: str) -> list[Edge]:
         return [e for e in self.edges if e.target == node_id]
 
+    def copy(self) -> Graph:
+        """An independent copy: new dicts and lists throughout (attribute values are immutable)."""
+        return Graph(self.name, dict(self.attrs),
+                     {k: Node(n.id, dict(n.attrs), n.loc, dict(n.attr_locs)) for k, n in self.nodes.items()},
+                     [Edge(e.source, e.target, dict(e.attrs), e.loc, dict(e.attr_locs)) for e in self.edges],
+                     dict(self.attr_locs), self.filename)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON AST of `shopfloor parse`: durations as their DOT spelling, everything else as parsed."""
         return {

@@ -94,17 +94,22 @@ def reachability(graph: Graph) -> Iterable[Diagnostic]:
     starts = graph.start_nodes()
     if len(starts) != 1:
         return  # start_node already reports it; reachability has no root to walk from
+    successors: dict[str, list[str]] = {}
+    connected: set[str] = set()  # nodes with at least one edge, in or out
+    for edge in graph.edges:  # one pass, so large pipelines lint in linear time
+        successors.setdefault(edge.source, []).append(edge.target)
+        connected.update((edge.source, edge.target))
     seen = {starts[0].id}
     queue = deque(seen)
     while queue:
-        for edge in graph.outgoing(queue.popleft()):
-            if edge.target in graph.nodes and edge.target not in seen:
-                seen.add(edge.target)
-                queue.append(edge.target)
+        for target in successors.get(queue.popleft(), ()):
+            if target in graph.nodes and target not in seen:
+                seen.add(target)
+                queue.append(target)
     for node in graph.nodes.values():
         if node.id in seen:
             continue
-        if not graph.outgoing(node.id) and not graph.incoming(node.id):
+        if node.id not in connected:
             yield _at_node("reachability", WARNING, node,
                            f"orphan node {node.id!r} has no edges and never runs",
                            f"connect it (e.g. {starts[0].id} -> {node.id}) or delete it")

@@ -33,11 +33,14 @@ DEFAULT_MAX_SUBGRAPH_DEPTH = 64
 
 _ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-_WORD_RE = re.compile(r"(?:[^\s,;\[\]{}=\"/]|/(?![/*]))+")
+_WORD_RE = re.compile(r"[^\s,;\[\]{}=\"]+")
 _INT_RE = re.compile(r"-?[0-9]+")
 _FLOAT_RE = re.compile(r"-?[0-9]*\.[0-9]+")
 _BARE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+_TRIVIA_RE = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)*", re.S)
+_STRING_RE = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
+_ESCAPE_RE = re.compile(r"\\(.)", re.S)
 _KEYWORDS = frozenset({"digraph", "graph", "node", "edge", "subgraph", "strict"})
 
 
@@ -67,6 +70,10 @@ class _Scope:
 
     def child(self) -> _Scope:
         return _Scope(dict(self.node_defaults), dict(self.edge_defaults))
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return _ESCAPES.get(m.group(1), m.group(0))
 
 
 def derive_class(label: str) -> str:
@@ -105,21 +112,11 @@ class _Parser:
     # -- lexical helpers -------------------------------------------------------
     def skip(self) -> None:
         """Skip whitespace and `//` / `/* */` comments."""
-        text = self.text
-        while self.pos < len(text):
-            ch = text[self.pos]
-            if ch.isspace():
-                self.pos += 1
-            elif text.startswith("//", self.pos):
-                end = text.find("\n", self.pos)
-                self.pos = len(text) if end < 0 else end + 1
-            elif text.startswith("/*", self.pos):
-                end = text.find("*/", self.pos + 2)
-                if end < 0:
-                    raise self.error("unterminated /* comment", "close the comment with */")
-                self.pos = end + 2
-            else:
-                return
+        if self.pos < len(self.text) and self.text[self.pos] != "/" and not self.text[self.pos].isspace():
+            return  # the common case, called before every token: no regex needed
+        self.pos = _TRIVIA_RE.match(self.text, self.pos).end()  # type: ignore[union-attr]  # matches ""
+        if self.text.startswith("/*", self.pos):
+            raise self.error("unterminated /* comment", "close the comment with */")
 
     def peek(self, token: str) -> bool:
         self.skip()
@@ -174,6 +171,7 @@ class _Parser:
                              "name the graph with a bare identifier: digraph my_pipeline {")
         name = self.match(_ID_RE)
         self.graph.name = name or ""
+        self.skip()
         open_pos = self.pos
         self.expect("{", "open the graph body with {")
         self.statements(_Scope(), open_pos, depth=0, root=True)
@@ -199,6 +197,9 @@ class _Parser:
 
     def statement(self, scope: _Scope, depth: int, root: bool) -> None:
         start = self.pos
+        if self.peek('"'):
+            raise self.error("quoted node id", "node ids are bare identifiers like plan_step;"
+                             ' put the display name in label="..."')
         key = self.match(_KEY_RE)
         if key is None:
             fix = ("anonymous { } blocks are not supported; use subgraph name { ... }" if self.peek("{") else
@@ -235,6 +236,7 @@ class _Parser:
         if depth + 1 > self.max_depth:
             raise self.error(f"subgraphs nested deeper than {self.max_depth}", "flatten the nesting")
         self.match(_ID_RE)  # the name is optional and has no meaning beyond readability
+        self.skip()
         open_pos = self.pos
         self.expect("{", "a subgraph needs a body: subgraph name { ... }")
         child = scope.child()
@@ -341,23 +343,12 @@ class _Parser:
         raise self.error(f"invalid unquoted value {word[:40]!r}", f'quote it: "{word[:40]}"', start)
 
     def string(self) -> str:
-        start = self.pos
-        self.pos += 1
-        out: list[str] = []
-        text = self.text
-        while self.pos < len(text):
-            ch = text[self.pos]
-            if ch == '"':
-                self.pos += 1
-                return "".join(out)
-            if ch == "\\" and self.pos + 1 < len(text):
-                nxt = text[self.pos + 1]
-                out.append(_ESCAPES.get(nxt, "\\" + nxt))
-                self.pos += 2
-                continue
-            out.append(ch)
-            self.pos += 1
-        raise self.error("unterminated string", 'close it with " (write \\" for a quote inside)', start)
+        m = _STRING_RE.match(self.text, self.pos)
+        if m is None:
+            raise self.error("unterminated string", 'close it with " (write \\" for a quote inside)')
+        self.pos = m.end()
+        body = m.group(1)
+        return _ESCAPE_RE.sub(_unescape, body) if "\\" in body else body
 
 
 def parse_dot(source: str, filename: str = "<string>", *,

@@ -2,7 +2,7 @@
 
 A transform is anything with `apply(graph) -> Graph`, or a plain function
 `graph -> graph`. Transforms must not modify their input: the built-ins work
-on a deep copy, so the parsed graph stays what the file says.
+on `graph.copy()`, so the parsed graph stays what the file says.
 
 Built-in order: variable expansion, then the stylesheet; custom transforms run
 after them in registration order (9.3).
@@ -10,7 +10,6 @@ after them in registration order (9.3).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
@@ -30,7 +29,7 @@ class VariableExpansionTransform:
     """9.2: `$goal` in node prompts becomes the graph's `goal`."""
 
     def apply(self, graph: Graph) -> Graph:
-        out = copy.deepcopy(graph)
+        out = graph.copy()
         for node in out.nodes.values():
             prompt = node.get("prompt")
             if isinstance(prompt, str) and "$goal" in prompt:
@@ -47,7 +46,7 @@ class StylesheetTransform:
     """
 
     def apply(self, graph: Graph) -> Graph:
-        out = copy.deepcopy(graph)
+        out = graph.copy()
         text = out.get("model_stylesheet")
         try:
             sheet = parse_stylesheet(text) if isinstance(text, str) and text.strip() else None
