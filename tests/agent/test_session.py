@@ -617,3 +617,32 @@ def test_a_subagent_can_work_in_its_own_copy_on_write_workspace(
     finally:
         for workspace in manager.list():
             manager.discard(workspace.name)
+
+
+def test_read_file_sends_images_to_multimodal_models(anthropic_agent: AgentHarness) -> None:
+    import base64
+
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    (anthropic_agent.workspace / "screenshot.png").write_bytes(png)
+    anthropic_agent.server.push(
+        Reply(tool_calls=[ToolUse("read_file", {"file_path": "screenshot.png"})]),
+        Reply(text="A single pixel."),
+    )
+    anthropic_agent.session().submit("What is in screenshot.png?")
+    body = anthropic_agent.server.requests[1].body
+    [result] = [
+        b
+        for m in body["messages"]
+        if isinstance(m["content"], list)
+        for b in m["content"]
+        if b.get("type") == "tool_result"
+    ]
+    image = next(part for part in result["content"] if part.get("type") == "image")
+    assert image["source"]["media_type"] == "image/png"
+    assert base64.b64decode(image["source"]["data"]) == png
+    assert (
+        anthropic_agent.of_kind("tool_call_end")[0].data["output"]
+        == f"Image screenshot.png (image/png, {len(png)} bytes)"
+    )

@@ -20,6 +20,15 @@ from jsonschema.exceptions import SchemaError
 from shopfloor.llm.types import ToolDefinition
 
 
+@dataclass(frozen=True)
+class ToolOutput:
+    """What an executor may return instead of a str: text plus an image for multimodal models."""
+
+    text: str
+    image_data: bytes | None = None
+    image_media_type: str | None = None
+
+
 class ToolError(Exception):
     """A failure the model should read and recover from (file not found, edit conflict, ...)."""
 

@@ -28,7 +28,7 @@ from shopfloor.agent.events import EventEmitter, EventKind, EventListener, Sessi
 from shopfloor.agent.hooks import ToolCallInfo, ToolCallResult, ToolHooks
 from shopfloor.agent.loop_detection import call_signature, detect_loop
 from shopfloor.agent.profiles import ProviderProfile
-from shopfloor.agent.registry import InvalidArguments
+from shopfloor.agent.registry import InvalidArguments, ToolOutput
 from shopfloor.agent.subagents import SubAgentManager
 from shopfloor.agent.truncation import truncate_tool_output
 from shopfloor.agent.turns import (
@@ -143,6 +143,8 @@ class Session:
         self.git_root: str | None = None
         self._project_docs = ""
         self._context_warned = False
+        #: Images returned by tools in the current round, by call id (see ToolOutput).
+        self._tool_images: dict[str, tuple[bytes, str]] = {}
         self.emitter.emit(
             EventKind.SESSION_START,
             profile=profile.id,
@@ -263,9 +265,10 @@ class Session:
                     break
                 rounds += 1
                 results = self._execute_tool_calls(response.tool_calls)
-                self.history.append(
-                    ToolResultsTurn(results=results, names=[c.name for c in response.tool_calls])
-                )
+                ids = {c.id for c in response.tool_calls}
+                images = {k: self._tool_images.pop(k) for k in list(self._tool_images) if k in ids}
+                names = [c.name for c in response.tool_calls]
+                self.history.append(ToolResultsTurn(results=results, names=names, images=images))
                 self._drain_steering()
                 if self.config.enable_loop_detection:
                     self._signatures.extend(call_signature(c.name, c.arguments) for c in response.tool_calls)
@@ -487,9 +490,14 @@ class Session:
         return ToolResult(tool_call_id=call.id, content=truncated, is_error=False)
 
     def _collect_output(self, call: ToolCall, output: Any) -> str:
-        """A str is the whole output; an iterator of str is a streaming tool, each chunk an output delta."""
+        """A str is the whole output; an iterator of str is a streaming tool, each chunk an output delta;
+        a ToolOutput may carry an image for the model as well."""
         if isinstance(output, str):
             return output
+        if isinstance(output, ToolOutput):
+            if output.image_data is not None:
+                self._tool_images[call.id] = (output.image_data, output.image_media_type or "image/png")
+            return output.text
         if isinstance(output, Iterator):
             chunks: list[str] = []
             for chunk in output:

@@ -35,6 +35,8 @@ class ToolResultsTurn:
     results: list[ToolResult]
     #: Tool name per result (some providers want the function name next to its result).
     names: list[str] = field(default_factory=list)
+    #: Images some results carry (read_file on a picture): call id -> (bytes, media type).
+    images: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     timestamp: datetime = field(default_factory=_now)
 
 
@@ -63,10 +65,13 @@ def history_to_messages(history: list[Turn]) -> list[Message]:
             messages.append(turn.message if turn.message is not None else Message.assistant(turn.content))
         elif isinstance(turn, ToolResultsTurn):
             names = turn.names or [None] * len(turn.results)
-            messages.extend(
-                Message.tool_result(r.tool_call_id, r.content, r.is_error, name=name)
-                for r, name in zip(turn.results, names, strict=False)
-            )
+            for result, name in zip(turn.results, names, strict=False):
+                message = Message.tool_result(result.tool_call_id, result.content, result.is_error, name=name)
+                if result.tool_call_id in turn.images:
+                    part = message.content[0].tool_result
+                    assert part is not None
+                    part.image_data, part.image_media_type = turn.images[result.tool_call_id]
+                messages.append(message)
         elif isinstance(turn, SystemTurn):
             messages.append(Message(role=Role.DEVELOPER, content=Message.system(turn.content).content))
     return messages

@@ -6,11 +6,14 @@ in the bubblewrap sandbox, or anywhere else an environment reaches.
 
 from __future__ import annotations
 
+import base64
+import posixpath
+import shlex
 from collections.abc import Iterator
 from typing import Any
 
 from shopfloor.agent.patch import LINE_NORMALIZERS
-from shopfloor.agent.registry import RegisteredTool, ToolError, tool_definition
+from shopfloor.agent.registry import RegisteredTool, ToolError, ToolOutput, tool_definition
 from shopfloor.agent.tools.common import read_whole_file
 from shopfloor.sandbox.environment import ExecutionEnvironment
 
@@ -19,6 +22,12 @@ DEFAULT_READ_LIMIT_LINES = 2000
 #: Bytes sniffed for NUL to tell a binary file from text.
 BINARY_SNIFF_BYTES = 8000
 DEFAULT_LIST_DIR_DEPTH = 1
+#: Images read_file returns as image data (spec 3.3), by extension; larger ones are refused.
+IMAGE_MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+                     ".webp": "image/webp"}
+DEFAULT_MAX_IMAGE_BYTES = 5 * 1024 * 1024
+#: Reading an image is a `base64` command in the environment (the interface reads only text).
+IMAGE_READ_TIMEOUT_MS = 10_000
 
 
 def _number_lines(text: str, first_line: int) -> str:
@@ -34,9 +43,23 @@ def _require_file(env: ExecutionEnvironment, path: str) -> None:
         raise ToolError(f"File not found: {path}")
 
 
-def read_file(arguments: dict[str, Any], env: ExecutionEnvironment) -> str:
+def _read_image(env: ExecutionEnvironment, path: str, media_type: str) -> ToolOutput:
+    result = env.exec_command(f"base64 -w0 -- {shlex.quote(path)}", IMAGE_READ_TIMEOUT_MS, None, None)
+    if result.exit_code != 0:
+        raise ToolError(f"cannot read image {path}: {result.stderr.strip()}")
+    data = base64.b64decode(result.stdout.strip())
+    if len(data) > DEFAULT_MAX_IMAGE_BYTES:
+        raise ToolError(f"{path} is {len(data)} bytes; images above {DEFAULT_MAX_IMAGE_BYTES} bytes "
+                        "are not sent")
+    return ToolOutput(f"Image {path} ({media_type}, {len(data)} bytes)", data, media_type)
+
+
+def read_file(arguments: dict[str, Any], env: ExecutionEnvironment) -> str | ToolOutput:
     path = arguments["file_path"]
     _require_file(env, path)
+    media_type = IMAGE_MEDIA_TYPES.get(posixpath.splitext(path)[1].lower())
+    if media_type:
+        return _read_image(env, path, media_type)
     offset = max(int(arguments.get("offset") or 1), 1)
     limit = int(arguments.get("limit") or DEFAULT_READ_LIMIT_LINES)
     text = env.read_file(path, offset, limit)
