@@ -18,6 +18,7 @@ from shopfloor.pipeline.dot_writer import format_value, to_dot
 from shopfloor.pipeline.graph import Duration, Edge, Graph, Node
 from shopfloor.pipeline.parser import parse_dot
 from shopfloor.pipeline.prepare import Preparer
+from shopfloor.pipeline.transforms import apply_transforms, built_in_transforms
 from shopfloor.pipeline.validation import validate
 from tests.support.dotfiles import DOT_DIR
 
@@ -114,11 +115,14 @@ _FREE_VALUES = st.one_of(
               st.sampled_from(["ms", "s", "m", "h", "d"])),
 )
 _NODE_TYPED = st.fixed_dictionaries({}, optional={
-    "label": st.text(max_size=20), "prompt": st.text(max_size=40),
+    "label": st.text(max_size=20), "prompt": st.one_of(st.text(max_size=40), st.just("do $goal now")),
+    "class": st.sampled_from(["a", "a,b", " b , c", ""]),
     "shape": st.sampled_from(["box", "Mdiamond"]),
     "max_retries": st.integers(0, 9), "goal_gate": st.booleans(),
     "timeout": st.builds(lambda n: Duration(f"{n}s"), st.integers(0, 10**5)),
 })
+_STYLESHEETS = ["* { llm_model: m; }", ".a { llm_provider: p } #x { reasoning_effort: low; }",
+                "box { llm_model: \"q\" }", "* { bogus: 1 }", ".a {"]
 _EDGE_TYPED = st.fixed_dictionaries({}, optional={
     "label": st.text(max_size=20), "condition": st.text(max_size=20), "weight": st.integers(-5, 5),
     "loop_restart": st.booleans(),
@@ -136,7 +140,10 @@ def graphs(draw: st.DrawFn) -> Graph:
     nodes = {i: Node(i, draw(_attrs(_NODE_TYPED))) for i in ids}
     edges = [Edge(draw(st.sampled_from(ids)), draw(st.sampled_from(ids)), draw(_attrs(_EDGE_TYPED)))
              for _ in range(draw(st.integers(0, 6)))]
-    graph_attrs = draw(st.fixed_dictionaries({}, optional={"goal": st.text(max_size=30)}))
+    graph_attrs = draw(st.fixed_dictionaries({}, optional={
+        "goal": st.text(max_size=30),
+        "model_stylesheet": st.one_of(st.text(max_size=30), st.sampled_from(_STYLESHEETS)),
+    }))
     graph_attrs.update(draw(st.dictionaries(_FREE_KEYS, _FREE_VALUES, max_size=3)))
     return Graph(draw(st.one_of(st.just(""), _IDS)), graph_attrs, nodes, edges)
 
@@ -148,3 +155,12 @@ def test_serialize_then_parse_gives_the_same_graph(graph: Graph) -> None:
     parsed = parse_dot(text)
     assert canonical(parsed) == canonical(graph)
     assert to_dot(parsed) == text
+
+
+@PROPERTY_SETTINGS
+@given(graphs())
+def test_lint_and_transforms_never_crash_and_never_mutate_their_input(graph: Graph) -> None:
+    before = canonical(graph)
+    prepared = apply_transforms(graph, built_in_transforms())
+    validate(prepared)
+    assert canonical(graph) == before
