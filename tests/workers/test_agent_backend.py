@@ -104,7 +104,7 @@ def test_turn_limit_fails_the_node(server: ScriptedLLMServer, scope: Any, worksp
     assert outcome.failure_reason.startswith("agent stopped at its turn limit after 1 turns")
 
 
-def test_tool_hooks_attribute_runs_commands_around_tool_calls(
+def test_node_and_graph_tool_hooks_run_commands_around_tool_calls(
     server: ScriptedLLMServer, scope: Any, workspace: Path, tmp_path: Path
 ) -> None:
     audit = tmp_path / "audit.log"
@@ -122,10 +122,11 @@ def test_tool_hooks_attribute_runs_commands_around_tool_calls(
         {
             "llm_provider": "openai",
             "tool_hooks.pre": "grep -q BLOCKED && { echo 'not allowed' >&2; exit 1; } || exit 0",
-            "tool_hooks.post": f'echo "$SHOPFLOOR_TOOL_NAME" >> {audit}',
         },
     )
-    create_backend(scope, {"workspace": str(workspace), "environment": "local"}).run(node, "x", Context())
+    # the post hook is graph-level: the engine mirrors graph attributes into the context as graph.*
+    context = Context({"graph.tool_hooks.post": f'echo "$SHOPFLOOR_TOOL_NAME" >> {audit}'})
+    create_backend(scope, {"workspace": str(workspace), "environment": "local"}).run(node, "x", context)
     ends = [d["data"] for k, d in scope.events if k == "agent.tool_call_end"]
     assert sorted(e.get("error") or e["output"].splitlines()[0] for e in ends) == [
         "Tool call blocked: pre-hook `grep -q BLOCKED && { echo 'not allowed' >&2; exit 1; } || exit 0` "

@@ -7,7 +7,8 @@ session works in the sandbox by default (`environment = "local"` opts out) and
 every SessionEvent goes to `scope.emit` as `agent.<kind>` with the node id, so
 the run's events.jsonl and the brake see each tool call. Node attributes
 `tool_hooks.pre` / `tool_hooks.post` (attractor spec 9.7) run around each tool
-call; modules in TOOL_HOOK_PLUGINS add hooks of their own (policy, brake).
+call; each function in SESSION_PLUGINS gets the session before it starts
+(govern puts it under the run's budget, policy and brake there).
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ DEFAULT_NODE_MAX_TURNS = 200
 #: How often the stop watcher checks whether the node's session has finished.
 STOP_POLL_S = 0.2
 
-#: "module:function" entries; function(scope, node) returns a ToolHooks to add to each node's session.
-TOOL_HOOK_PLUGINS: list[str] = []
 #: "module:function" entries; function(scope, node, session) puts each node's session under governance
 #: (budget-metered client, policy and brake hooks, event listener) before it starts.
 SESSION_PLUGINS: list[str] = ["shopfloor.govern.wiring:govern_session"]
@@ -90,22 +89,18 @@ class AgentBackend:
                 include={"environment", "workspace", "workspace_mode", "revision"}))
         return self._env
 
-    def _hooks(self, node: Node) -> ToolHooks:
+    def _hooks(self, node: Node, context: Context) -> ToolHooks:
+        """attractor-spec 9.7: the node's tool_hooks.pre/post, else the graph's (mirrored as graph.*)."""
         hooks = ToolHooks()
         for key, target in (("tool_hooks.pre", hooks.pre), ("tool_hooks.post", hooks.post)):
-            command = node.str_attr(key)
+            command = node.str_attr(key) or context.get_string(f"graph.{key}")
             if command:
                 hook = CommandHook(command, on_failure=lambda msg: self.scope.emit(
                     "agent.hook_failed", {"node_id": node.id, "message": msg}))
                 target.append(hook.pre if key.endswith("pre") else hook.post)  # type: ignore[arg-type]
-        for spec in TOOL_HOOK_PLUGINS:
-            module, _, func = spec.partition(":")
-            extra: ToolHooks = getattr(importlib.import_module(module), func)(self.scope, node)
-            hooks.pre.extend(extra.pre)
-            hooks.post.extend(extra.post)
         return hooks
 
-    def build_session(self, node: Node) -> Session:
+    def build_session(self, node: Node, context: Context | None = None) -> Session:
         try:
             provider = choose_provider(list(self.client.providers),
                                        node.str_attr("llm_provider") or self.settings.provider)
@@ -124,15 +119,15 @@ class AgentBackend:
         def forward(event: SessionEvent) -> None:
             self.scope.emit(f"agent.{event.kind.value}", {**event.to_dict(), "node_id": node.id})
 
-        session = Session(profile, self._environment(), self.client, config, hooks=self._hooks(node),
-                          listeners=[forward])
+        hooks = self._hooks(node, context or Context())
+        session = Session(profile, self._environment(), self.client, config, hooks=hooks, listeners=[forward])
         for spec in SESSION_PLUGINS:
             module, _, func = spec.partition(":")
             getattr(importlib.import_module(module), func)(self.scope, node, session)
         return session
 
     def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
-        session = self.build_session(node)
+        session = self.build_session(node, context)
         done = threading.Event()
 
         def watch_stop() -> None:  # the emergency stop aborts the session mid-turn
