@@ -45,8 +45,7 @@ from shopfloor.twins.jira_model import (
     find_named,
     from_adf,
 )
-from shopfloor.twins.jql import JqlError, parse_jql, sort_issues, validate
-from shopfloor.twins.jql import matches as jql_matches
+from shopfloor.twins.jql import JqlError, compile_where, parse_jql, sort_issues, validate
 from shopfloor.twins.webhooks import WebhookSender
 
 DEFAULT_EMAIL = "admin@example.com"
@@ -682,7 +681,8 @@ class JiraTwin(Twin):
         try:
             query = parse_jql(jql)
             validate(query.where, fields)
-            found = [i for i in self.state["issues"].values() if jql_matches(query.where, i, fields)]
+            where = compile_where(query.where, fields)
+            found = [i for i in self.state["issues"].values() if where(i)]
             order = query.order_by or [("created", True), ("id", True)]
             return sort_issues(found, order, fields)
         except JqlError as exc:

@@ -260,42 +260,53 @@ def validate(node: Any, fields: JqlFields) -> None:
         fields.check(node.field, node.op, node.values)
 
 
-def matches(node: Any, issue: Any, fields: JqlFields) -> bool:
+def compile_where(node: Any, fields: JqlFields) -> Callable[[Any], bool]:
+    """The WHERE clause as a predicate over issues; literals are resolved once, not per issue."""
     if node is None:
-        return True
+        return lambda issue: True
     if isinstance(node, BoolOp):
+        parts = [compile_where(arg, fields) for arg in node.args]
         if node.op == "AND":
-            return all(matches(a, issue, fields) for a in node.args)
+            return lambda issue: all(p(issue) for p in parts)
         if node.op == "OR":
-            return any(matches(a, issue, fields) for a in node.args)
-        return not matches(node.args[0], issue, fields)
-    have = fields.values(issue, node.field)
-    if node.op in ("IS", "IS NOT"):
-        return (not have) == (node.op == "IS")
-    if node.op in ("~", "!~"):
+            return lambda issue: any(p(issue) for p in parts)
+        return lambda issue: not parts[0](issue)
+    name, op = node.field, node.op
+    if op in ("IS", "IS NOT"):
+        empty = op == "IS"
+        return lambda issue: (not fields.values(issue, name)) == empty
+    if op in ("~", "!~"):
         needle = str(node.values[0].text or "").lower().strip("*")
-        found = needle in fields.text(issue, node.field).lower()
-        return found == (node.op == "~")
-    if node.op in (">", ">=", "<", "<="):
-        mine = fields.sort_value(issue, node.field)
-        return mine is not None and _compare(node.op)(mine, fields.literal(node.field, node.values[0]))
-    wanted = {
-        str(fields.literal(node.field, v)).lower() if v.function else str(v.text).lower()
-        for v in node.values
-        if v.text or v.function
-    }
-    hit = any(v in wanted for v in have) or (
-        not have and any(v.text is None and not v.function for v in node.values)
-    )
-    return hit if node.op in ("=", "IN") else not hit and bool(have)
+        contains = op == "~"
+        return lambda issue: (needle in fields.text(issue, name).lower()) == contains
+    if op in (">", ">=", "<", "<="):
+        compare, bound = _compare(op), fields.literal(name, node.values[0])
+
+        def ordered(issue: Any) -> bool:
+            mine = fields.sort_value(issue, name)
+            return mine is not None and compare(mine, bound)
+
+        return ordered
+    wanted = {str(fields.literal(name, v)).lower() if v.function else str(v.text).lower()
+              for v in node.values if v.text or v.function}
+    wants_empty = any(v.text is None and not v.function for v in node.values)
+    positive = op in ("=", "IN")
+
+    def equals(issue: Any) -> bool:
+        have = fields.values(issue, name)
+        hit = any(v in wanted for v in have) or (not have and wants_empty)
+        # Like Jira, != and NOT IN never match an empty field.
+        return hit if positive else not hit and bool(have)
+
+    return equals
 
 
 def sort_issues(issues: list[Any], order_by: list[tuple[str, bool]], fields: JqlFields) -> list[Any]:
     """Stable multi-key sort; empty values sort last whatever the direction, as in Jira."""
     out = list(issues)
     for name, descending in reversed(order_by):
-        present = [i for i in out if fields.sort_value(i, name) is not None]
-        absent = [i for i in out if fields.sort_value(i, name) is None]
-        present.sort(key=lambda i, n=name: fields.sort_value(i, n), reverse=descending)
-        out = present + absent
+        keyed = [(fields.sort_value(i, name), i) for i in out]
+        present = [pair for pair in keyed if pair[0] is not None]
+        present.sort(key=lambda pair: pair[0], reverse=descending)
+        out = [i for _, i in present] + [i for key, i in keyed if key is None]
     return out
