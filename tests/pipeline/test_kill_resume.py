@@ -36,7 +36,11 @@ def finished_nodes(root: Path) -> set[str]:
     """Nodes the killed run had finished: checkpointed, or with a final status.json (recoverable)."""
     done = set(json.loads((root / "checkpoint.json").read_text())["completed_nodes"])
     for status in root.glob("*/status.json"):
-        if "step" in json.loads(status.read_text()):
+        try:
+            record = json.loads(status.read_text())
+        except json.JSONDecodeError:
+            continue  # torn by the kill: the node did not finish and runs again
+        if "step" in record:
             done.add(status.parent.name)
     return done
 

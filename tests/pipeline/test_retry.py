@@ -103,9 +103,8 @@ def test_retries_exhausted_uses_final_outcome_for_routing(tmp_path: Path) -> Non
     graph.nodes["flaky"].attrs["sim.fail_attempts"] = 5
     result = run_pipeline(graph, logs_root=tmp_path / "r", backend=SimulateBackend())
     assert result.status == "fail" and result.node_outcomes["flaky"] == "fail"
-    assert result.context["internal.attempts.flaky"] == 3
     ckpt = json.loads((tmp_path / "r" / "checkpoint.json").read_text())
-    assert ckpt["node_retries"] == {"flaky": 2}
+    assert ckpt["node_retries"] == {"flaky": 2} and ckpt["node_attempts"]["flaky"] == 3
 
 
 def test_retry_status_exhausted_becomes_partial_when_allowed(tmp_path: Path) -> None:
@@ -116,7 +115,8 @@ def test_retry_status_exhausted_becomes_partial_when_allowed(tmp_path: Path) -> 
         )
         result = run_pipeline(graph, logs_root=tmp_path / f"r{allow}", backend=SimulateBackend())
         assert result.node_outcomes["flaky"] == expected
-        assert result.context["internal.attempts.flaky"] == 3
+        status = json.loads((tmp_path / f"r{allow}" / "flaky" / "status.json").read_text())
+        assert status["attempts"] == 3
 
 
 def test_backoff_delays_between_attempts_follow_the_policy(tmp_path: Path) -> None:

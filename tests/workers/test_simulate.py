@@ -9,7 +9,7 @@ import pytest
 
 from shopfloor.config import ProjectFile
 from shopfloor.pipeline.context import Context
-from shopfloor.pipeline.executor import RunStopped
+from shopfloor.pipeline.executor import ATTEMPT_KEY, RunStopped
 from shopfloor.pipeline.graph import Node
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
@@ -17,7 +17,7 @@ from shopfloor.workers.simulate import SimulateBackend, create_backend
 
 
 def call(node: Node, execution: int, backend: SimulateBackend | None = None) -> str | Outcome:
-    context = Context({f"internal.attempts.{node.id}": execution})
+    context = Context({ATTEMPT_KEY: execution})
     return (backend or SimulateBackend()).run(node, "Do the thing\nfor $goal", context)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class Checkpoint:
     #: Incoming edge of `next_node` ("from->to"), for fidelity and thread resolution on resume.
     next_edge: str = ""
     node_outcomes: dict[str, str] = field(default_factory=dict)
+    #: Executions per node so far (retries and later visits included).
+    node_attempts: dict[str, int] = field(default_factory=dict)
     node_attempts: dict[str, int] = field(default_factory=dict)
     last_fidelity: str = ""
     status: str = RUNNING
@@ -47,7 +49,9 @@ class Checkpoint:
 
     def save(self, logs_root: Path, *, durable: bool = True) -> None:
         self.timestamp = time.time()
-        write_json_atomic(Path(logs_root) / CHECKPOINT_FILE, asdict(self), durable=durable)
+        # A shallow field dict: asdict() would deep-copy every value only for json to read it once.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        write_json_atomic(Path(logs_root) / CHECKPOINT_FILE, data, durable=durable, compact=True)
 
     @classmethod
     def load(cls, logs_root: Path | str) -> Checkpoint:

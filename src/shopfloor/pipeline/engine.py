@@ -93,6 +93,7 @@ class _State:
     completed: list[str] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
     last_fidelity: str = ""
     degrade_next: bool = False
     recovering: bool = False
@@ -175,7 +176,8 @@ class PipelineEngine:
         incoming = next((e for e in self.graph.edges if e.key == ckpt.next_edge), None)
         state = _State(run_dir, Context(ckpt.context, ckpt.logs), ckpt.next_node, incoming,
                        list(ckpt.completed_nodes), dict(ckpt.node_outcomes), dict(ckpt.node_retries),
-                       ckpt.last_fidelity, degrade_next=ckpt.last_fidelity == FULL, recovering=True,
+                       dict(ckpt.node_attempts), ckpt.last_fidelity,
+                       degrade_next=ckpt.last_fidelity == FULL, recovering=True,
                        restart_count=ckpt.restart_count)
         self.events.emit(PipelineResumed(self.graph.name, self.scope.run_id, state.current))
         return self._loop(state)
@@ -249,7 +251,8 @@ class PipelineEngine:
             outcome = self.executor.recover(node, state.run_dir.root, str(step), step)
         if outcome is None:
             outcome = self.executor.execute(node, ctx, self.graph, state.run_dir.root, step=str(step),
-                                            index=step, retries=state.retries)
+                                            index=step, retries=state.retries,
+                                            attempts=state.attempts)
         state.last_fidelity = mode
         state.completed.append(node.id)
         state.outcomes[node.id] = outcome.status.value
@@ -284,7 +287,7 @@ class PipelineEngine:
               restarted_into: str = "") -> None:
         ckpt = Checkpoint(
             run_id=self.scope.run_id, current_node=state.completed[-1] if state.completed else "",
-            completed_nodes=state.completed, node_retries=state.retries,
+            completed_nodes=state.completed, node_retries=state.retries, node_attempts=state.attempts,
             context=self._visible_context(state.context), logs=state.context.logs, next_node=next_node,
             next_edge=state.incoming.key if state.incoming is not None and next_node else "",
             node_outcomes=state.outcomes, last_fidelity=state.last_fidelity, status=status,

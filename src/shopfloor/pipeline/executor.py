@@ -29,11 +29,12 @@ from shopfloor.pipeline.handler import Handler, HandlerRegistry
 from shopfloor.pipeline.node_attrs import as_bool, as_seconds
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.retry import RetryPolicy, build_retry_policy
-from shopfloor.pipeline.run_dir import STATUS_FILE, write_json_atomic
+from shopfloor.pipeline.run_dir import STATUS_FILE
 
 RETRY_COUNT_KEY = "internal.retry_count.{}"
-#: Total executions of a node in this run, including the one in progress (1-based).
-ATTEMPT_KEY = "internal.attempts.{}"
+#: Executions of the running node in this run so far, the current one included (1-based). Transient:
+#: the per-node totals are checkpointed as `node_attempts`, so one key serves every node.
+ATTEMPT_KEY = "internal.transient.attempt"
 AUTO_STATUS_NOTES = "auto-status: handler completed without writing status"
 
 
@@ -70,7 +71,7 @@ class NodeExecutor:
         return outcome
 
     def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path, *,
-                step: str, index: int, retries: dict[str, int]) -> Outcome:
+                step: str, index: int, retries: dict[str, int], attempts: dict[str, int]) -> Outcome:
         handler = self.registry.resolve(node)
         policy = build_retry_policy(node, graph)
         stage_dir = logs_root / node.id
@@ -78,9 +79,12 @@ class NodeExecutor:
         (stage_dir / STATUS_FILE).unlink(missing_ok=True)  # a stale file must not pass for this run's status
         self.events.emit(StageStarted(node.id, index, node.handler_type))
         started = time.monotonic()
-        outcome, attempts = self._attempts(handler, policy, node, context, graph, logs_root, index, retries)
-        record = outcome.to_dict() | {"node_id": node.id, "step": step, "attempts": attempts}
-        write_json_atomic(stage_dir / STATUS_FILE, record)
+        outcome, tries = self._attempts(handler, policy, node, context, graph, logs_root, index, retries,
+                                        attempts)
+        record = outcome.to_dict() | {"node_id": node.id, "step": step, "attempts": tries}
+        # A plain write, not temp+rename: a torn status.json does not parse and only means the node
+        # runs again on resume, so atomicity would buy nothing here and cost a rename per node.
+        (stage_dir / STATUS_FILE).write_text(json.dumps(record, indent=2, default=str))
         duration = time.monotonic() - started
         if outcome.status == StageStatus.FAIL:
             self.events.emit(StageFailed(node.id, index, outcome.failure_reason, will_retry=False))
@@ -89,10 +93,12 @@ class NodeExecutor:
         return outcome
 
     def _attempts(self, handler: Handler, policy: RetryPolicy, node: Node, context: Context, graph: Graph,
-                  logs_root: Path, index: int, retries: dict[str, int]) -> tuple[Outcome, int]:
-        attempt_key = ATTEMPT_KEY.format(node.id)
+                  logs_root: Path, index: int, retries: dict[str, int],
+                  attempts: dict[str, int]) -> tuple[Outcome, int]:
         for attempt in range(1, policy.max_attempts + 1):
-            context.set(attempt_key, int(context.get(attempt_key, 0) or 0) + 1)
+            with self._lock:
+                attempts[node.id] = attempts.get(node.id, 0) + 1
+                context.set(ATTEMPT_KEY, attempts[node.id])
             has_more = attempt < policy.max_attempts
             try:
                 outcome = self._call(handler, node, context, graph, logs_root)

@@ -32,7 +32,9 @@ RESPONSE_FILE = "response.md"
 ARTIFACTS_DIR = "artifacts"
 
 
-def _json_bytes(data: Any) -> bytes:
+def _json_bytes(data: Any, *, compact: bool = False) -> bytes:
+    if compact:  # the per-node checkpoint: smallest and fastest to encode
+        return (json.dumps(data, separators=(",", ":"), default=str) + "\n").encode()
     return (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode()
 
 
@@ -47,8 +49,8 @@ def write_atomic(path: Path, payload: bytes, *, durable: bool = False) -> None:
     os.replace(tmp, path)
 
 
-def write_json_atomic(path: Path, data: Any, *, durable: bool = False) -> None:
-    write_atomic(path, _json_bytes(data), durable=durable)
+def write_json_atomic(path: Path, data: Any, *, durable: bool = False, compact: bool = False) -> None:
+    write_atomic(path, _json_bytes(data, compact=compact), durable=durable)
 
 
 def fsync_dir(path: Path) -> None:

@@ -64,7 +64,8 @@ def start_run(graph: Graph, *, logs_root: Path, registry_factory: RegistryFactor
     logs_root = Path(logs_root)
     if Checkpoint.exists(logs_root):
         raise UserError("logs root already holds a run", where=str(logs_root),
-                        fix=f"continue it with `shopfloor resume --logs-root {logs_root}` or pick another directory")
+                        fix=f"continue it with `shopfloor resume --logs-root {logs_root}` "
+                            "or pick another directory")
     manifest = manifest or Manifest(new_run_id(graph.name), graph.name, graph.goal, time.time())
     manifest.initial_context = dict(initial_context or manifest.initial_context)
     RunDir(logs_root).create(manifest, dot_source)

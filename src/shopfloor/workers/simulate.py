@@ -11,8 +11,8 @@ Node attributes (all optional):
 - `sim.set="tests_passed=true,score=3"`: context updates.
 - `sim.delay=250ms`: simulated work time (a stop request cuts it short).
 
-The execution count comes from the engine's `internal.attempts.<node>` context
-key, which is checkpointed, so a resumed run scripts the same outcomes.
+The execution count comes from the engine (`internal.transient.attempt`, backed
+by the checkpoint's `node_attempts`), so a resumed run scripts the same outcomes.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class SimulateBackend:
         self.scope = scope
 
     def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
-        call = as_int(context.get(ATTEMPT_KEY.format(node.id)), 1)
+        call = as_int(context.get(ATTEMPT_KEY), 1)
         delay = as_seconds(node.get("sim.delay"))
         if delay and self.scope is None:
             time.sleep(delay)

@@ -149,6 +149,7 @@ class ParallelHandler:
               logs_root: Path, join: str, step: str, cancel: threading.Event) -> BranchResult:
         result = BranchResult(edge.target, index, "success")
         retries: dict[str, int] = {}
+        attempts: dict[str, int] = {}
         current = edge.target
         position = 0
         while current and current != join:
@@ -162,7 +163,8 @@ class ParallelHandler:
                 break
             key = f"{step}.{index}.{position}"
             outcome = executor.recover(node, logs_root, key, index) or executor.execute(
-                node, context, graph, logs_root, step=key, index=index, retries=retries)
+                node, context, graph, logs_root, step=key, index=index, retries=retries,
+                attempts=attempts)
             position += 1
             result.completed_nodes.append(node.id)
             result.node_outcomes[node.id] = outcome.status.value
