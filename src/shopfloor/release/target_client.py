@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,19 @@ DEFAULT_CONTROL_TIMEOUT_S = 120.0
 
 #: How long a stopping daemon gets to stop its backends before it is killed.
 DEFAULT_DAEMON_STOP_TIMEOUT_S = 10.0
+
+
+_HTTP: httpx.Client | None = None
+_HTTP_LOCK = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    """One pooled client per process: building one costs more than a control call (TLS setup)."""
+    global _HTTP
+    with _HTTP_LOCK:
+        if _HTTP is None:
+            _HTTP = httpx.Client(trust_env=False)
+        return _HTTP
 
 
 def _gone(pid: int) -> bool:
@@ -120,7 +134,7 @@ class TargetClient:
             raise TargetUnavailable(f"target {self.name!r} is not running", where=str(self.dir),
                                     fix=f"deploy to it: shopfloor deploy DIGEST --target {self.name}")
         url = f"http://127.0.0.1:{info['control_port']}{path}"
-        resp = httpx.request(method, url, json=body if method == "POST" else None, timeout=timeout)
+        resp = _http().request(method, url, json=body if method == "POST" else None, timeout=timeout)
         data: dict[str, Any] = resp.json()
         if resp.status_code >= 400:
             data["status_code"] = resp.status_code
