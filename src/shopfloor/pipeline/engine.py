@@ -64,8 +64,6 @@ PARALLEL_RESULTS_KEY = "parallel.results"
 STEP_KEY = "internal.step"
 RUN_ID_KEY = "internal.run_id"
 
-STOPPED = cp.STOPPED
-
 
 @dataclass
 class RunResult:
@@ -297,10 +295,10 @@ class PipelineEngine:
         self.events.flush()
 
     def _stop(self, state: _State, reason: str) -> RunResult:
-        self._save(state, next_node=state.current, status=STOPPED, reason=reason)
+        self._save(state, next_node=state.current, status=cp.STOPPED, reason=reason)
         self.events.emit(PipelineStopped(state.current, reason))
         outcome = Outcome(StageStatus.FAIL, failure_reason=reason)
-        return self._result(STOPPED, outcome, state.completed, state.outcomes, state.context, state.run_dir)
+        return self._result(cp.STOPPED, outcome, state.completed, state.outcomes, state.context, state.run_dir)
 
     def _finish(self, state: _State, outcome: Outcome) -> RunResult:
         success = outcome.status != StageStatus.FAIL

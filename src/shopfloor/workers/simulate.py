@@ -23,12 +23,10 @@ from typing import Any
 from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.executor import ATTEMPT_KEY, RunStopped
 from shopfloor.pipeline.graph import Node
+from shopfloor.pipeline.handlers.codergen import DEFAULT_LAST_RESPONSE_CHARS
 from shopfloor.pipeline.node_attrs import as_int, as_seconds
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
-
-#: `last_response` keeps this many characters, as the codergen handler does.
-DEFAULT_LAST_RESPONSE_CHARS = 200
 
 
 def _split(value: Any) -> list[str]:

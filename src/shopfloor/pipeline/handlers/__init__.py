@@ -20,9 +20,6 @@ from shopfloor.pipeline.handlers.tool import ToolHandler
 from shopfloor.pipeline.handlers.wait_human import WaitForHumanHandler
 from shopfloor.pipeline.scope import RunScope
 
-CORE_HANDLER_TYPES = ("start", "exit", "codergen", "wait.human", "conditional", "parallel",
-                      "parallel.fan_in", "tool", "stack.manager_loop")
-
 
 def load_pipeline_file(path: Path) -> Graph:
     """Parse, transform and validate a DOT file (the front half of the pipeline layer)."""
