@@ -298,7 +298,8 @@ class PipelineEngine:
         self._save(state, next_node=state.current, status=cp.STOPPED, reason=reason)
         self.events.emit(PipelineStopped(state.current, reason))
         outcome = Outcome(StageStatus.FAIL, failure_reason=reason)
-        return self._result(cp.STOPPED, outcome, state.completed, state.outcomes, state.context, state.run_dir)
+        return self._result(cp.STOPPED, outcome, state.completed, state.outcomes, state.context,
+                            state.run_dir)
 
     def _finish(self, state: _State, outcome: Outcome) -> RunResult:
         success = outcome.status != StageStatus.FAIL
