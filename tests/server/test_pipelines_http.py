@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -221,3 +222,39 @@ def test_bad_server_section_is_one_line(tmp_path: Any, shopfloor_cmd: list[str])
                           timeout=30, cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "[server]" in proc.stderr and "max_runs" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_human_gate_is_operable_from_the_html_page(served: ServedShopfloor) -> None:  # noqa: F811
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        run_id = _start(client, "human_gate")
+        _wait_for(lambda: _status(client, run_id)["pending_questions"], "the question")
+        page = client.get(f"/pipelines/{run_id}/ui")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        html = page.text
+        assert "Review Changes" in html and 'http-equiv="refresh"' in html  # live: refreshes itself
+        action = re.search(r'<form class="q" method="post" action="([^"]+)"', html)
+        assert action is not None
+        buttons = dict(re.findall(r'<button name="answer" value="([^"]+)">([^<]+)</button>', html))
+        assert buttons == {"A": "[A] Approve", "F": "[F] Fix"}
+        # what a browser sends when the Approve button is clicked
+        clicked = client.post(action.group(1), content="answer=A",
+                              headers={"content-type": "application/x-www-form-urlencoded"})
+        assert clicked.status_code == 303 and clicked.headers["location"] == f"/pipelines/{run_id}/ui"
+        final = _finished(client, run_id)
+        assert final["status"] == "success" and "ship_it" in final["completed_nodes"]
+        done = client.get(f"/pipelines/{run_id}/ui").text
+        assert "refresh" not in done and "ship_it" in done
+        index = client.get("/ui").text
+        assert f'href="/pipelines/{run_id}/ui"' in index
+
+
+def test_pages_escape_what_users_wrote(served: ServedShopfloor) -> None:  # noqa: F811
+    dot = ('digraph X { graph [goal="<script>alert(1)</script>"] start [shape=Mdiamond] exit [shape=Msquare] '
+           'g [shape=hexagon, label="<b>gate</b>"] start -> g g -> exit [label="[Y] <i>yes</i>"] }')
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        run_id = client.post("/run", content=dot).json()["id"]
+        _wait_for(lambda: _status(client, run_id)["pending_questions"], "the question")
+        html = client.get(f"/pipelines/{run_id}/ui").text
+        assert "<script>" not in html and "&lt;script&gt;" in html
+        assert "<b>gate</b>" not in html and "<i>yes</i>" not in html
+        client.post(f"/pipelines/{run_id}/cancel")

@@ -12,6 +12,7 @@
     POST /answer                           {"id", "answer", "question_id"?}: the only pending one if omitted
     GET  /pipelines/{id}/checkpoint        the latest checkpoint.json
     GET  /pipelines/{id}/context           the run context
+    GET  /ui, /pipelines/{id}/ui           HTML pages: runs, and one run with its questions as forms
 
 Errors are JSON {"error": one line, "fix": …} with 400 (bad input), 404, 409 or 429.
 """
@@ -23,12 +24,14 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from shopfloor.errors import UserError
+from shopfloor.server import pages
 from shopfloor.server.app import ServerContext
 from shopfloor.server.run_manager import NotFound, RunManager, TooManyRuns
 
@@ -136,7 +139,19 @@ def routes(server: ServerContext) -> list[BaseRoute]:
     @_handled
     async def cancel(request: Request) -> Response:
         run = manager.cancel(request.path_params["id"])
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return RedirectResponse(f"/pipelines/{run.id}/ui", status_code=303)
         return JSONResponse({"id": run.id, "status": run.status}, status_code=202)
+
+    @_handled
+    async def ui_index(request: Request) -> Response:
+        runs = [{"id": r.id, "name": r.graph.name, "status": r.status} for r in manager.list()]
+        return HTMLResponse(pages.run_list_page(runs))
+
+    @_handled
+    async def ui_run(request: Request) -> Response:
+        run = manager.get(request.path_params["id"])
+        return HTMLResponse(pages.run_page(await asyncio.to_thread(run.snapshot)))
 
     @_handled
     async def graph(request: Request) -> Response:
@@ -166,8 +181,13 @@ def routes(server: ServerContext) -> list[BaseRoute]:
 
     @_handled
     async def answer_question(request: Request) -> Response:
+        run_id, qid = request.path_params["id"], request.path_params["qid"]
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            form = parse_qs((await _body(request, limit)).decode("utf-8", errors="replace"))
+            _answer(run_id, qid, _answer_text({k: v[0] for k, v in form.items()}))
+            return RedirectResponse(f"/pipelines/{run_id}/ui", status_code=303)  # back to the page
         data = await _json_object(request, limit)
-        return _answer(request.path_params["id"], request.path_params["qid"], _answer_text(data))
+        return _answer(run_id, qid, _answer_text(data))
 
     @_handled
     async def answer(request: Request) -> Response:
@@ -209,4 +229,6 @@ def routes(server: ServerContext) -> list[BaseRoute]:
         Route("/answer", answer, methods=["POST"]),
         Route("/pipelines/{id}/checkpoint", checkpoint, methods=["GET"]),
         Route("/pipelines/{id}/context", context, methods=["GET"]),
+        Route("/ui", ui_index, methods=["GET"]),
+        Route("/pipelines/{id}/ui", ui_run, methods=["GET"]),
     ]
