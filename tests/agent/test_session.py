@@ -372,7 +372,7 @@ def test_system_prompt_layers(anthropic_agent: AgentHarness, project: Path) -> N
         "Is git repository: true",
         "Git branch: trunk",
         "Platform: linux",
-        "Model: claude-sonnet-4-5",
+        "Model: Claude Sonnet 4.5 (claude-sonnet-4-5)",
         "Today's date: ",
     ):
         assert line in prompt, line
@@ -646,3 +646,18 @@ def test_read_file_sends_images_to_multimodal_models(anthropic_agent: AgentHarne
         anthropic_agent.of_kind("tool_call_end")[0].data["output"]
         == f"Image screenshot.png (image/png, {len(png)} bytes)"
     )
+
+
+def test_abort_cancels_the_llm_call_and_closes_running_subagents(anthropic_agent: AgentHarness) -> None:
+    session = anthropic_agent.session()
+    anthropic_agent.server.push(Reply(text="child never finishes", delay=5))
+    child = session.subagents.spawn("slow child", model="claude-haiku-4-5")
+    anthropic_agent.server.push(Reply(text="too late", delay=5))
+    time.sleep(0.2)  # the child's request is in flight first
+    threading.Timer(0.3, session.abort).start()
+    started = time.monotonic()
+    result = session.submit("slow parent")
+    assert result.status == "aborted" and time.monotonic() - started < 3
+    assert child.session.state == SessionState.CLOSED and not session.subagents.agents
+    ends = [e.session_id for e in anthropic_agent.of_kind("session_end")]
+    assert ends == [child.session.id, session.id]  # children are cleaned up before the parent ends

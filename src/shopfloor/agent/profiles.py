@@ -10,7 +10,7 @@ profile tool's name replaces it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shopfloor.agent.prompts import base_instructions
@@ -27,6 +27,7 @@ from shopfloor.agent.tools.files import (
 )
 from shopfloor.agent.tools.search import GLOB, grep_tool
 from shopfloor.agent.tools.shell import shell_tool
+from shopfloor.llm.catalog import default_catalog
 from shopfloor.llm.types import ToolDefinition
 
 DEFAULT_OPENAI_MODEL = "gpt-5.2-codex"
@@ -82,11 +83,21 @@ class ProviderProfile:
             layers.append(f"# User instructions (highest priority)\n\n{user_instructions}")
         return "\n\n".join(layers)
 
+    @property
+    def model_display_name(self) -> str:
+        info = default_catalog().get(self.model, self.id)
+        return f"{info.display_name} ({self.model})" if info and info.display_name else self.model
+
     def with_model(self, model: str) -> ProviderProfile:
         """The same profile (tools included) for another model of the family; subagents use this."""
-        from dataclasses import replace
+        return replace(self, model=model, context_window_size=_context_window(model, self.id,
+                                                                              self.context_window_size))
 
-        return replace(self, model=model)
+
+def _context_window(model: str, provider: str, fallback: int) -> int:
+    """The model's context window from the LLM catalog, else the profile family's."""
+    info = default_catalog().get(model, provider)
+    return info.context_window if info and info.context_window else fallback
 
 
 def _registry(tools: list[RegisteredTool]) -> ToolRegistry:
@@ -110,7 +121,7 @@ def create_openai_profile(model: str = DEFAULT_OPENAI_MODEL) -> ProviderProfile:
         model=model,
         tool_registry=_registry(tools),
         base_instructions=base_instructions("openai"),
-        context_window_size=OPENAI_CONTEXT_WINDOW,
+        context_window_size=_context_window(model, "openai", OPENAI_CONTEXT_WINDOW),
         knowledge_cutoff="2024-09",
         project_doc_files=PROJECT_DOC_FILES["openai"],
     )
@@ -134,7 +145,7 @@ def create_anthropic_profile(model: str = DEFAULT_ANTHROPIC_MODEL) -> ProviderPr
         model=model,
         tool_registry=_registry(tools),
         base_instructions=base_instructions("anthropic"),
-        context_window_size=ANTHROPIC_CONTEXT_WINDOW,
+        context_window_size=_context_window(model, "anthropic", ANTHROPIC_CONTEXT_WINDOW),
         knowledge_cutoff="2025-01",
         default_command_timeout_ms=ANTHROPIC_SHELL_TIMEOUT_MS,
         project_doc_files=PROJECT_DOC_FILES["anthropic"],
@@ -160,7 +171,7 @@ def create_gemini_profile(model: str = DEFAULT_GEMINI_MODEL) -> ProviderProfile:
         model=model,
         tool_registry=_registry(tools),
         base_instructions=base_instructions("gemini"),
-        context_window_size=GEMINI_CONTEXT_WINDOW,
+        context_window_size=_context_window(model, "gemini", GEMINI_CONTEXT_WINDOW),
         knowledge_cutoff="2025-01",
         project_doc_files=PROJECT_DOC_FILES["gemini"],
     )

@@ -349,7 +349,7 @@ class Session:
             git = snapshot_git(self.env)
             self.git_root = git.root if git else None
             self._environment_context = environment_block(
-                self.env, git, self.profile.model, self.profile.knowledge_cutoff
+                self.env, git, self.profile.model_display_name, self.profile.knowledge_cutoff
             )
             self._project_docs = discover_project_docs(
                 self.env,
