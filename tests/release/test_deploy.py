@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -15,6 +17,7 @@ from shopfloor.release.deploy import Releaser
 from shopfloor.release.errors import EXIT_IN_FLIGHT, EXIT_KEY_REUSED, RequestInFlight
 from shopfloor.release.ledger import Ledger
 from shopfloor.release.releases import create_release
+from shopfloor.release.target_client import TargetClient
 from tests.support.release import make_service, smoke_metric, starts, target_toml
 
 
@@ -168,3 +171,28 @@ def test_unknown_target_is_one_clear_line(project: Path, shopfloor_cmd: list[str
                           capture_output=True, text=True, cwd=project)
     assert proc.returncode == 2
     assert "unknown target 'nope' (declared: web)" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_a_crashed_service_is_restarted_by_its_supervisor(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml())
+    result = Releaser(ProjectFile.load()).deploy(_release(project, "v1"), "web", "k")
+    pid = TargetClient("web").state()["backends"]["stable"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and starts(project.parent) != ["v1", "v1"]:
+        time.sleep(0.05)
+    backend = TargetClient("web").state()["backends"]["stable"]
+    assert backend["restarts"] == 1 and backend["pid"] != pid and backend["alive"]
+    assert _get(result["proxy_port"]).text == "v1\n"
+
+
+def test_after_the_target_daemon_dies_the_next_deploy_restores_stable_first(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml(metrics=smoke_metric(project.parent), count=1))
+    releaser = Releaser(ProjectFile.load())
+    releaser.deploy(_release(project, "v1"), "web", "one")
+    daemon_pid = TargetClient("web").state()["pid"]
+    os.kill(daemon_pid, signal.SIGKILL)  # its services die with it (PR_SET_PDEATHSIG)
+    os.waitpid(daemon_pid, 0)
+    result = releaser.deploy(_release(project, "v2"), "web", "two")
+    assert result["state"] == "succeeded" and result["plan"] == [50]  # canaried against the restored v1
+    assert starts(project.parent) == ["v1", "v1", "v2"]

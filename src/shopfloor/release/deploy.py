@@ -170,8 +170,19 @@ class Releaser:
             return [0] if target.analysis.metrics else []
         return target.rollout_steps
 
-    def _spec(self, dep: Deployment, target: TargetConfig) -> dict[str, Any]:
-        return {"role": "canary", "deployment_id": dep.id, "digest": dep.digest,
+    def _restore_stable(self, dep: Deployment, target: TargetConfig, client: TargetClient) -> None:
+        """A daemon that restarted (host reboot, kill -9) lost its backends: put the ledger's stable back
+        first, so the new release is still measured against it instead of taking all traffic at once."""
+        good = [d for d in self.ledger.deployments(dep.target) if d.state == "succeeded" and d.id != dep.id]
+        if not good or "stable" in client.state()["backends"]:
+            return
+        answer = client.ensure_backend(self._spec(good[-1], target, role="stable"))
+        if "error" in answer:
+            print(f"shopfloor: warning: could not restart stable {good[-1].digest[:12]}: {answer['error']}",
+                  file=sys.stderr)
+
+    def _spec(self, dep: Deployment, target: TargetConfig, role: str = "canary") -> dict[str, Any]:
+        return {"role": role, "deployment_id": dep.id, "digest": dep.digest,
                 "tree": str(self.store.tree(dep.digest)), "command": target.command,
                 "health_path": target.health_path, "health_timeout_s": target.health_timeout_s,
                 "env": target.env}
@@ -204,6 +215,8 @@ class Releaser:
                 dep = self._move(dep, "provisioning")
             elif dep.state == "provisioning":
                 client.ensure_running(target)
+                if dep.kind == "deploy":
+                    self._restore_stable(dep, target, client)
                 answer = client.ensure_backend(self._spec(dep, target))
                 if "error" in answer:
                     dep = self._finish(dep, "failed", error=answer["error"])
