@@ -142,8 +142,8 @@ class MotoTwinApp(TwinApp):
 
     def __init__(self, twin: Twin) -> None:
         super().__init__(twin)
+        from a2wsgi import WSGIMiddleware
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from uvicorn.middleware.wsgi import WSGIMiddleware
 
         self._moto = WSGIMiddleware(DomainDispatcherApplication(create_backend_app))
 
