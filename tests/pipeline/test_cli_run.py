@@ -146,3 +146,16 @@ def test_demo_target_command_succeeds(tmp_path: Path) -> None:
     assert {"unit_tests", "lint", "integration", "collect", "approval", "package", "publish_stable"} <= set(
         nodes
     )
+
+
+def test_bad_handler_attributes_are_rejected_before_the_run_with_their_location(tmp_path: Path) -> None:
+    pipeline = tmp_path / "bad.dot"
+    pipeline.write_text(
+        "digraph B {\n  start [shape=Mdiamond]\n  fan [shape=component, join_policy=fastest]\n"
+        '  a [prompt="a"]\n  j [shape=tripleoctagon]\n  done [shape=Msquare]\n'
+        "  start -> fan -> a -> j -> done\n}\n"
+    )
+    proc = shopfloor("run", str(pipeline), "--logs-root", str(tmp_path / "r"))
+    assert proc.returncode == 2
+    assert f"{pipeline}:3:" in proc.stderr and "join_policy 'fastest'" in proc.stderr
+    assert not (tmp_path / "r").exists(), "nothing runs"

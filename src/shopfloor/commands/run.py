@@ -59,11 +59,12 @@ def parse_set_values(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_graph(path: Path | str, *, quiet: bool) -> tuple[Graph, str]:
-    """Parse, transform and validate; warnings go to stderr unless `quiet`."""
+    """Parse, transform, validate (plus handler attribute rules); warnings to stderr unless `quiet`."""
+    from shopfloor.pipeline.handler_rules import handler_rules
     from shopfloor.pipeline.prepare import Preparer, read_pipeline
 
     source, _ = read_pipeline(Path(path))
-    prepared = Preparer().prepare(Path(path))
+    prepared = Preparer(rules=handler_rules()).prepare(Path(path))
     if not quiet:
         for diag in prepared.warnings:
             print(f"shopfloor: warning: {diag.line()}", file=sys.stderr)

@@ -201,7 +201,7 @@ class EventBus:
     def __init__(self, log_path: Path | None = None, observers: list[Observer] | None = None) -> None:
         self._log = EventLog(log_path) if log_path is not None else None
         self._observers: list[Observer] = list(observers or [])
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def reopen(self, log_path: Path) -> None:
         """Continue in another log file (a loop_restart's fresh directory, a resumed restart)."""
@@ -216,12 +216,13 @@ class EventBus:
 
     def emit(self, event: PipelineEvent) -> None:
         kind = event.custom_kind if isinstance(event, CustomEvent) else event.kind
-        with self._lock:  # one lock keeps log order and observer order identical across threads
+        # One (re-entrant) lock around both keeps the log order and the order observers see the same,
+        # even when parallel branches emit at once; an observer may itself emit.
+        with self._lock:
             if self._log is not None:
                 self._log.append(kind, event.to_data())
-            observers = list(self._observers)
-        for observer in observers:
-            observer(event)
+            for observer in self._observers:
+                observer(event)
 
     def emit_raw(self, kind: str, data: dict[str, Any]) -> None:
         """The `RunScope.emit` of plugin handlers."""
