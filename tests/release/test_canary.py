@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shopfloor.config import ProjectFile
 from shopfloor.release.deploy import Releaser
-from shopfloor.release.errors import EXIT_PAUSED
+from shopfloor.release.errors import EXIT_IN_FLIGHT, EXIT_PAUSED
 from shopfloor.release.ledger import Ledger
 from shopfloor.release.releases import create_release
 from shopfloor.release.target_client import TargetClient
@@ -93,3 +93,16 @@ def test_rollback_aborts_a_paused_canary(project: Path) -> None:
     result = releaser.rollback("web")
     assert result["state"] == "rolled_back" and result["digest"] == v2
     assert result["traffic"] == [{"digest": v1, "role": "stable", "weight": 100}]
+
+
+def test_a_paused_canary_blocks_other_deploys_to_its_target(project: Path, shopfloor_cmd: list[str]) -> None:
+    (project / "shopfloor.toml").write_text(target_toml(metrics=ERROR_RATE_METRIC, count=1))
+    v1, v2, v3 = _release(project, "v1"), _release(project, "v2"), _release(project, "v3")
+    releaser = Releaser(ProjectFile.load())
+    releaser.deploy(v1, "web", "one")
+    assert releaser.deploy(v2, "web", "two")["state"] == "paused"
+    blocked = subprocess.run([*shopfloor_cmd, "deploy", v3, "--target", "web", "--idempotency-key", "three"],
+                             capture_output=True, text=True, cwd=project)
+    assert blocked.returncode == EXIT_IN_FLIGHT
+    assert "is paused for a human" in blocked.stderr and "shopfloor promote --target web" in blocked.stderr
+    assert starts(project.parent) == ["v1", "v2"]

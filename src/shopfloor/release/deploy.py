@@ -35,7 +35,7 @@ from shopfloor.errors import UserError
 from shopfloor.release.analysis import Verdict, run_analysis
 from shopfloor.release.artifacts import ArtifactStore
 from shopfloor.release.drift import ContextSnapshot, capture_snapshot, compare
-from shopfloor.release.errors import DriftDetected, IdempotencyKeyReused, RequestInFlight
+from shopfloor.release.errors import DriftDetected, IdempotencyKeyReused, RequestInFlight, TargetBusy
 from shopfloor.release.ledger import PAUSED_STATE, Deployment, Ledger, new_deployment_id, owner_token
 from shopfloor.release.releases import snapshot_key
 from shopfloor.release.target_client import TargetClient
@@ -122,6 +122,7 @@ class Releaser:
                 with transaction(self.ledger.conn):
                     row = self.ledger.idempotency_key(self.ledger.conn, idempotency_key)
                     if row is None:
+                        self._check_target_free(target)
                         self.ledger.insert_deployment(self.ledger.conn, dep_id=dep_id, target=target,
                                                       digest=digest, kind="deploy", owner=self.owner)
                         self.ledger.insert_idempotency_key(self.ledger.conn, idempotency_key, payload, p_hash,
@@ -148,6 +149,18 @@ class Releaser:
                                       f"(state {dep.state})", where="--idempotency-key",
                                       fix="retry later with the same key to get its result")
             return self._drive(claimed).result
+
+    def _check_target_free(self, target: str) -> None:
+        """One deployment per target at a time (call inside the inserting transaction)."""
+        busy = next((d for d in self.ledger.unfinished() if d.target == target), None)
+        if busy is None:
+            return
+        if busy.state == PAUSED_STATE:
+            raise TargetBusy(f"deployment {busy.id} on {target!r} is paused for a human", where=target,
+                             fix=f"decide first: shopfloor promote --target {target} or shopfloor rollback "
+                                 f"--target {target}")
+        raise TargetBusy(f"deployment {busy.id} on {target!r} is in progress (state {busy.state})",
+                         where=target, fix="wait for it to finish, then deploy again")
 
     def check_drift(self, digest: str) -> None:
         manifest = self.store.manifest(digest)
@@ -310,6 +323,7 @@ class Releaser:
         dep_id = new_deployment_id()
         with _Driving(dep_id):
             with transaction(self.ledger.conn):
+                self._check_target_free(target)
                 self.ledger.insert_deployment(self.ledger.conn, dep_id=dep_id, target=target, digest=digest,
                                               kind="rollback", owner=self.owner)
             dep = self.ledger.deployment(dep_id)

@@ -31,6 +31,13 @@ class RequestInFlight(UserError):
     http_status = 409
 
 
+class TargetBusy(UserError):
+    """Another deployment on the target is running or waits for a human (HTTP 409)."""
+
+    exit_code = EXIT_IN_FLIGHT
+    http_status = 409
+
+
 class DriftDetected(UserError):
     """What was validated is no longer what would be deployed."""
 
