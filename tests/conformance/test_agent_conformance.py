@@ -65,21 +65,21 @@ def test_process_input_without_an_endpoint_fails_cleanly(shopfloor_cmd: list[str
 
 def test_tool_dispatch_results_and_errors(shopfloor_cmd: list[str], tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("alpha\nbeta\n")
-    ok = conformance(shopfloor_cmd, "tool-dispatch", json.dumps(
-        {"tool_name": "read_file", "arguments": {"file_path": "notes.txt"}}), {}, cwd=tmp_path)
+
+    def dispatch(name: str, arguments: dict[str, object]) -> subprocess.CompletedProcess[str]:
+        request = json.dumps({"tool_name": name, "arguments": arguments})
+        return conformance(shopfloor_cmd, "tool-dispatch", request, {}, cwd=tmp_path)
+
+    ok = dispatch("read_file", {"file_path": "notes.txt"})
     assert ok.returncode == 0 and json.loads(ok.stdout)["content"] == "  1 | alpha\n  2 | beta"
-    failed_tool = conformance(shopfloor_cmd, "tool-dispatch", json.dumps(
-        {"tool_name": "read_file", "arguments": {"file_path": "missing.txt"}}), {}, cwd=tmp_path)
-    assert failed_tool.returncode == 0 and json.loads(failed_tool.stdout)["is_error"] is True
-    edit = conformance(shopfloor_cmd, "tool-dispatch", json.dumps(
-        {"tool_name": "edit_file", "arguments": {"file_path": "notes.txt", "old_string": "beta",
-                                                 "new_string": "gamma"}}), {}, cwd=tmp_path)
+    # edit_file is not an OpenAI-profile tool: it is dispatched through the profile that has it
+    edit = dispatch("edit_file", {"file_path": "notes.txt", "old_string": "beta", "new_string": "gamma"})
     assert edit.returncode == 0 and (tmp_path / "notes.txt").read_text() == "alpha\ngamma\n"
-    unknown = conformance(shopfloor_cmd, "tool-dispatch", '{"tool_name": "teleport", "arguments": {}}', {},
-                          cwd=tmp_path)
-    assert unknown.returncode == 1 and json.loads(unknown.stdout)["error"]["type"] == "unknown_tool"
-    invalid = conformance(shopfloor_cmd, "tool-dispatch", '{"tool_name": "read_file", "arguments": {}}', {},
-                          cwd=tmp_path)
+    failed = dispatch("edit_file", {"file_path": "notes.txt", "old_string": "zeta", "new_string": "x"})
+    result = json.loads(failed.stdout)
+    assert failed.returncode == 0 and result["is_error"] is True
+    assert "old_string not found" in result["content"]
+    invalid = dispatch("read_file", {})
     assert invalid.returncode == 1 and json.loads(invalid.stdout)["error"]["type"] == "invalid_arguments"
 
 
