@@ -98,3 +98,22 @@ def test_control_api_over_http(notes) -> None:
     unknown = client.post("/_twin/teleport")
     assert unknown.status_code == 404 and "POST reset" in unknown.json()["known"]
     assert client.post("/_twin/restore", json={"twin": "other"}).status_code == 400
+
+
+def test_bad_seed_sections_are_one_line_user_errors(tmp_path) -> None:
+    from shopfloor.errors import UserError
+    from shopfloor.twins.runner import run_twins
+
+    seed = tmp_path / "seed.yaml"
+    cases = {
+        "slack:\n  users: [{real_name: No Name}]\n": "bad `slack` section: missing key 'name'",
+        "slack:\n  channels: [{name: x, members: [ghost]}]\n": "unknown user 'ghost'",
+        "okta:\n  users: [{login: a@example.com, status: SLEEPING}]\n": "unknown Okta user status 'SLEEPING'",
+        "jira: [not, a, mapping]\n": "bad `jira` section",
+        "slak: {}\n": "unknown twin section 'slak'",
+    }
+    for text, message in cases.items():
+        seed.write_text(text)
+        with pytest.raises(UserError) as err, run_twins(["slack", "jira", "okta"], seed=seed):
+            pass
+        assert message in err.value.line() and str(seed) in err.value.line(), text

@@ -87,6 +87,7 @@ def test_users_info_and_lookup_by_email(slack_twin: RunningTwin) -> None:
     assert slack_error(lambda: bot.users_info(user="U000")).response["error"] == "user_not_found"
 
 
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 def test_errors_use_slacks_ok_false_envelope_and_codes(slack_twin: RunningTwin) -> None:
     bot = client(slack_twin)
     wrong = slack_error(lambda: client(slack_twin, token="xoxb-wrong").auth_test())

@@ -137,9 +137,10 @@ def start_twin(
     cls = twin_class(name)
     try:
         twin = cls(fixture, seed=id_seed)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
         raise UserError(
-            f"bad {name} fixture: {exc}", where=where, fix=f"see the {name} fixture format in docs/twins.md"
+            f"bad `{name}` section: {what}", where=where, fix=f"see the {name} seed format in docs/twins.md"
         ) from None
     profile = chaos or ChaosProfile()
     server = TwinServer(twin, chaos=profile.twins.get(name), chaos_seed=profile.seed, host=host).start()
