@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from shopfloor.assembly import registry_factory
@@ -10,6 +11,7 @@ from shopfloor.pipeline.interviewer import Answer, AnswerValue, QueueInterviewer
 from shopfloor.pipeline.prepare import prepare_pipeline
 from shopfloor.pipeline.runner import start_run
 from shopfloor.release.ledger import Ledger
+from shopfloor.release.releases import create_release
 from tests.support.release import make_service, starts, target_toml
 
 PIPELINE = """
@@ -65,3 +67,28 @@ def test_a_change_outside_critical_paths_needs_no_human(project: Path) -> None:
     result = _run(project, workspace, [], "run3")  # an empty queue: any question would go unanswered
     assert result.status == "success", result.outcome
     assert result.context["release.approver"] == "" and result.context["release.state"] == "succeeded"
+
+
+def test_a_pipeline_without_a_gate_cannot_ship_a_critical_change(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml() + '\n[policy]\ncritical_paths = ["billing/**"]\n')
+    workspace = make_service(project.parent / "ws", "v1")
+    (workspace / "billing").mkdir()
+    (workspace / "billing" / "charge.py").write_text("charge = 1\n")
+    with Ledger() as ledger:
+        digest = create_release(workspace, ProjectFile.load(), ledger=ledger)[0].digest
+    ungated = """
+    digraph sneaky {
+      start  [shape=Mdiamond]
+      deploy [type="shopfloor.deploy", target="web"]
+      done   [shape=Msquare]
+      start -> deploy -> done
+    }
+    """
+    result = start_run(prepare_pipeline(ungated, handler_types=["shopfloor.deploy"]),
+                       logs_root=project.parent / "run4", registry_factory=registry_factory("simulate"),
+                       interviewer=QueueInterviewer([]), config=ProjectFile.load(),
+                       initial_context={"release.digest": digest})
+    assert result.status == "fail" and result.node_outcomes.get("deploy") == "fail"
+    status = json.loads((project.parent / "run4" / "deploy" / "status.json").read_text())
+    assert "touches critical paths and has no valid human approval" in status["failure_reason"]
+    assert starts(project.parent) == []

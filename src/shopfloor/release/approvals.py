@@ -125,14 +125,15 @@ def record(ledger: Ledger, decision: Decision) -> None:
              decision.seal(_key())))
 
 
-def check(ledger: Ledger, *, run_id: str, gate: str, digest: str, diff_hash: str,
+def check(ledger: Ledger, *, run_id: str, gate: str | None, digest: str, diff_hash: str,
           now: float | None = None) -> ApprovalCheck:
-    """The latest valid decision for exactly this digest + diff hash; explains every refusal."""
+    """The latest valid decision for exactly this digest + diff hash (at `gate`, or at any gate of
+    the run when None); explains every refusal."""
     now = time.time() if now is None else now
     key = _key()
     result = ApprovalCheck("missing")
-    rows = ledger.conn.execute("SELECT * FROM release_approvals WHERE run_id = ? AND gate = ? ORDER BY id",
-                               (run_id, gate)).fetchall()
+    rows = ledger.conn.execute("SELECT * FROM release_approvals WHERE run_id = ? AND (? IS NULL OR gate = ?) "
+                               "ORDER BY id", (run_id, gate, gate)).fetchall()
     for row in rows:
         d = Decision(**{k: row[k] for k in Decision.__dataclass_fields__})
         label = f"{d.decision} #{row['id']} by {d.approver}"
@@ -149,15 +150,18 @@ def check(ledger: Ledger, *, run_id: str, gate: str, digest: str, diff_hash: str
     return result
 
 
-def require(ledger: Ledger, *, run_id: str, gate: str, digest: str, diff_hash: str) -> Decision:
+def require(ledger: Ledger, *, run_id: str, gate: str | None, digest: str, diff_hash: str) -> Decision:
     """The approving decision, or ApprovalError saying why there is none."""
     result = check(ledger, run_id=run_id, gate=gate, digest=digest, diff_hash=diff_hash)
+    name = f"gate {gate!r}" if gate else "the run's gates"
     if result.status == "approved" and result.decision:
         return result.decision
     if result.status == "rejected" and result.decision:
-        raise ApprovalError(f"gate {gate!r} was rejected by {result.decision.approver}: "
-                            f"{result.decision.reason}", where=f"run {run_id}",
+        raise ApprovalError(f"{name} rejected digest {digest[:12]} ({result.decision.approver}: "
+                            f"{result.decision.reason})", where=f"run {run_id}",
                             fix="change the candidate and run the pipeline again")
     why = "; ".join(result.refused) or "no decision recorded"
-    raise ApprovalError(f"gate {gate!r} needs a human approval for digest {digest[:12]} ({why})",
-                        where=f"run {run_id}", fix=f"shopfloor approve {run_id} {gate} --as YOUR_NAME")
+    raise ApprovalError(f"{name}: digest {digest[:12]} touches critical paths and has no valid human "
+                        f"approval ({why})", where=f"run {run_id}",
+                        fix="put a shopfloor.gate node before the deploy and approve it: "
+                            f"shopfloor approve {run_id} GATE --as YOUR_NAME")

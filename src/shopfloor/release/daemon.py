@@ -90,11 +90,12 @@ class TargetDaemon:
             await asyncio.to_thread(supervisor.stop, current)
         backend = Backend(role=role, deployment_id=spec["deployment_id"], digest=spec["digest"],
                           workdir=self.dir / "work" / f"{spec['deployment_id']}-{role}",
-                          command=spec["command"], health_path=spec["health_path"], env=spec.get("env", {}))
+                          command=spec["command"], health_path=spec["health_path"], env=spec.get("env", {}),
+                          health_timeout_s=float(spec["health_timeout_s"]))
         await asyncio.to_thread(supervisor.prepare_workdir, Path(spec["tree"]), backend.workdir)
         await asyncio.to_thread(supervisor.start, backend)
         try:
-            await asyncio.to_thread(supervisor.wait_healthy, backend, float(spec["health_timeout_s"]))
+            await asyncio.to_thread(supervisor.wait_healthy, backend, backend.health_timeout_s)
         except BackendFailed:
             await asyncio.to_thread(supervisor.stop, backend)
             raise
@@ -135,7 +136,7 @@ class TargetDaemon:
                     backend.restarts += 1
                     with contextlib.suppress(OSError, BackendFailed):
                         await asyncio.to_thread(supervisor.start, backend)
-                        await asyncio.to_thread(supervisor.wait_healthy, backend, 10.0)
+                        await asyncio.to_thread(supervisor.wait_healthy, backend, backend.health_timeout_s)
 
     async def shutdown(self) -> None:
         for backend in list(self.backends.values()):

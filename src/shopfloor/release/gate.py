@@ -52,21 +52,28 @@ def base_for_target(ledger: Ledger, target: str) -> str | None:
     return good[-1].digest if good else None
 
 
+def critical_changes(config: ProjectFile, store: ArtifactStore, base: str | None,
+                     digest: str) -> tuple[list[dict[str, str]], list[str]]:
+    """The diff from `base` to `digest`, and the changed paths that match a critical path glob."""
+    changes = store.diff(base, digest)
+    policy = load_policy(config)
+    return changes, [c["path"] for c in changes if policy.is_critical(c["path"])]
+
+
 def evaluate(config: ProjectFile, ledger: Ledger, *, run_id: str, gate: str, digest: str,
              base: str | None = None, store: ArtifactStore | None = None,
              min_satisfaction: float = DEFAULT_MIN_SATISFACTION,
              require_evidence: bool = True) -> GateDecision:
     store = store or ArtifactStore()
     manifest = store.manifest(digest)
-    changes = store.diff(base, digest)
+    changes, critical = critical_changes(config, store, base, digest)
     decision = GateDecision("passed", digest, diff_hash(changes), changed=[c["path"] for c in changes])
     decision.reasons = evidence_problems(manifest, min_satisfaction=min_satisfaction,
                                          require_evidence=require_evidence)
     if decision.reasons:
         decision.status = "failed"
         return decision
-    policy = load_policy(config)
-    decision.critical = [p for p in decision.changed if policy.is_critical(p)]
+    decision.critical = critical
     if not decision.critical:
         return decision
     result = approvals.check(ledger, run_id=run_id, gate=gate, digest=digest, diff_hash=decision.diff_hash)

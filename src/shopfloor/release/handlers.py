@@ -24,9 +24,10 @@ from shopfloor.pipeline.interviewer import AnswerValue, Question, QuestionType
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
 from shopfloor.release import approvals
+from shopfloor.release.artifacts import ArtifactStore, diff_hash
 from shopfloor.release.deploy import Releaser
 from shopfloor.release.drift import capture_snapshot
-from shopfloor.release.gate import DEFAULT_MIN_SATISFACTION, base_for_target, evaluate
+from shopfloor.release.gate import DEFAULT_MIN_SATISFACTION, base_for_target, critical_changes, evaluate
 from shopfloor.release.ledger import PAUSED_STATE, Ledger
 from shopfloor.release.releases import create_release
 
@@ -119,6 +120,13 @@ class DeployHandler:
                             fix="set target=NAME and pass a gate first (it sets release.digest)")
         key = node.str_attr("idempotency_key") or f"{self.scope.run_id}:{node.id}"
         with Ledger() as ledger:
+            store = ArtifactStore()
+            digest = store.resolve(digest)
+            base = base_for_target(ledger, target)
+            changes, critical = critical_changes(self.scope.config, store, base, digest)
+            if critical:  # a pipeline without a gate still cannot ship a critical change unapproved
+                approvals.require(ledger, run_id=self.scope.run_id, gate=None, digest=digest,
+                                  diff_hash=diff_hash(changes))
             releaser = Releaser(self.scope.config, ledger=ledger, on_progress=self.scope.emit)
             result = releaser.deploy(digest, target, key)
             if result["state"] == PAUSED_STATE and self.scope.interviewer is not None:

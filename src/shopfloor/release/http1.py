@@ -125,15 +125,15 @@ async def forward(host: str, port: int, req: Request, drop_headers: frozenset[st
             lines.append(f"content-length: {len(req.body)}")
         lines.append("connection: close")
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + req.body)
-        raw = await asyncio.wait_for(reader.read(DEFAULT_MAX_BODY_BYTES + DEFAULT_MAX_HEAD_BYTES), timeout_s)
-        while True:  # read(n) returns what arrived; keep going until the upstream closes
-            more = await asyncio.wait_for(reader.read(DEFAULT_MAX_BODY_BYTES), timeout_s)
-            if not more:
-                break
-            raw += more
+        raw = bytearray()
+        limit = DEFAULT_MAX_BODY_BYTES + DEFAULT_MAX_HEAD_BYTES
+        while chunk := await asyncio.wait_for(reader.read(1 << 16), timeout_s):  # until upstream closes
+            raw += chunk
+            if len(raw) > limit:
+                raise ValueError(f"upstream response larger than {limit} bytes")
     finally:
         writer.close()
-    head, sep, body = raw.partition(b"\r\n\r\n")
+    head, sep, body = bytes(raw).partition(b"\r\n\r\n")
     if not sep:
         raise ConnectionError("upstream closed before sending a response head")
     lines = head.split(b"\r\n")
