@@ -90,6 +90,7 @@ class NodeExecutor:
             self.events.emit(StageFailed(node.id, index, outcome.failure_reason, will_retry=False))
         else:
             self.events.emit(StageCompleted(node.id, index, duration, outcome.status.value))
+        self.events.flush()  # to the OS before anything else runs, parallel branches included
         return outcome
 
     def _attempts(self, handler: Handler, policy: RetryPolicy, node: Node, context: Context, graph: Graph,
