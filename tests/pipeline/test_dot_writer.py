@@ -24,7 +24,7 @@ from tests.support.dotfiles import DOT_DIR
 
 FIXTURES = sorted(p.stem for p in DOT_DIR.glob("*.dot"))
 SOURCES = [(DOT_DIR / f"{name}.dot").read_text() for name in FIXTURES]
-PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def canonical(graph: Graph) -> Any:
