@@ -95,7 +95,7 @@ class SessionGovernor:
         self.session = session
         env = session.env
         self.brake = Brake(self.policy, self.brake_config, workspace=env.working_directory(),
-                           exists=env.file_exists, emit=self._emit_rung)
+                           exists=env.file_exists, emit=self._emit_rung, live=True)
         session.client = MeteredClient(session.client, self.budget, self._budget_exceeded)
         session.hooks.pre.insert(0, self.before_tool)
         session.hooks.post.append(self.after_tool)

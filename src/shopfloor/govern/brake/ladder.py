@@ -61,12 +61,13 @@ class Brake:
 
     def __init__(self, policy: Policy, config: BrakeConfig | None = None, *,
                  workspace: str = DEFAULT_REPLAY_WORKSPACE, exists: Callable[[str], bool] | None = None,
-                 emit: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 emit: Callable[[str, dict[str, Any]], None] | None = None, live: bool = False) -> None:
+        """`live`: tool calls are judged through `judge_intent` (the pre-tool hook), not from events."""
         self.config = config or BrakeConfig()
         self.detectors = build_detectors(policy, self.config, workspace=workspace, exists=exists)
         self.emit = emit
         self.interventions: list[Intervention] = []
-        self._tracker = StepTracker()
+        self._tracker = StepTracker(intents_from_starts=not live)
         self._fired: dict[str, int] = defaultdict(int)
         self._index = 0
 

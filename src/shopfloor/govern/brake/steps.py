@@ -14,8 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+#: Parts of a tool's output that change on every run of the same call (timings, timestamps,
+#: addresses); masked before outputs are compared, so "the same result" means the same content.
+_VOLATILE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|us|µs|s|sec|secs|seconds)\b"
+                       r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+                       r"|\b0x[0-9a-fA-F]{6,}\b")
+
+
+def stable_output(output: str) -> str:
+    return _VOLATILE.sub("#", output)
 
 
 def _hash(text: str) -> str:
@@ -38,7 +49,7 @@ class ToolStep:
 
     @property
     def result_hash(self) -> str:
-        return _hash(f"{self.is_error}:{self.output}")
+        return _hash(f"{self.is_error}:{stable_output(self.output)}")
 
 
 @dataclass(frozen=True)
@@ -88,8 +99,14 @@ def normalize(kind: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 @dataclass
 class StepTracker:
-    """Feeds on raw events; returns the steps each one completes (often none)."""
+    """Feeds on raw events; returns the steps each one completes (often none).
 
+    Offline, a `tool_call_start` carrying arguments is the call's intent. Live, the
+    intent comes from the pre-tool hook instead (`intents_from_starts=False`), which
+    runs where a finding can still refuse the call.
+    """
+
+    intents_from_starts: bool = True
     _pending: dict[str, ToolIntent] = field(default_factory=dict)
 
     def feed(self, index: int, kind: str, data: dict[str, Any]) -> list[Step]:
@@ -107,7 +124,8 @@ class StepTracker:
             intent = ToolIntent(index, call_id, str(data.get("tool_name", "")),
                                 args if isinstance(args, dict) else (known.arguments if known else {}), node)
             self._pending[call_id] = intent
-            return [intent] if isinstance(args, dict) and known is None else []
+            fresh = isinstance(args, dict) and known is None and self.intents_from_starts
+            return [intent] if fresh else []
         if kind == "tool_call_end":
             intent = self._pending.pop(str(data.get("call_id", "")), None)
             error = data.get("error")
