@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import boto3
@@ -12,7 +14,15 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
-STARTUP_TIMEOUT_S = 60
+# boto3 and the okta SDK read their endpoint and credentials from the environment the twins print.
+SERVICE = """
+import asyncio, boto3
+from okta.client import Client
+print(len(boto3.client("s3").list_buckets()["Buckets"]))
+users, _, err = asyncio.run(Client().list_users())
+assert err is None, err
+print(users)
+"""
 
 
 @pytest.fixture
@@ -59,6 +69,17 @@ def test_up_prints_urls_and_credentials_then_sigterm_stops_everything(spawn) -> 
     keys = twins["aws"]["credentials"]["access_keys"][0]
     s3 = boto3.client("s3", endpoint_url=twins["aws"]["url"], region_name="us-east-1", **keys)
     assert s3.list_buckets()["Buckets"] == []
+
+    # A service configured only by the printed environment reaches the twins through unmodified SDKs.
+    service = subprocess.run(
+        [sys.executable, "-c", SERVICE],
+        env={**os.environ, **info["env"]},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert service.returncode == 0, service.stderr
+    assert service.stdout.split() == ["0", "[]"]
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0

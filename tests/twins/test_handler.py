@@ -65,6 +65,12 @@ def test_twins_node_serves_the_run_and_stops_with_it(tmp_path: Path) -> None:
     assert started and started[0]["data"]["twins"]["slack"]["url"] == slack_url
     with pytest.raises(httpx.ConnectError):  # the run is over, so are its twins
         httpx.get(slack_url + "/_twin/health", timeout=2)
+    stage = tmp_path / "run" / "twins"
+    assert f"SLACK_API_URL={slack_url}/api/" in (stage / "twins.env").read_text().splitlines()
+    assert result.context["twins.jira.env"]["JIRA_URL"] == result.context["twins.jira.url"]
+    posted = [json.loads(line) for line in (stage / "journal-slack.jsonl").read_text().splitlines()]
+    assert [(e["path"], e["status"]) for e in posted] == [("/api/chat.postMessage", 200)]
+    assert "text=deployed" in posted[0]["body"]
 
 
 def test_config_section_supplies_names_and_seed(tmp_path: Path) -> None:

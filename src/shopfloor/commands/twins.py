@@ -3,8 +3,9 @@
     shopfloor twins up [slack jira okta aws] [--seed FILE] [--chaos FILE] [--json]
     shopfloor twins list [--json]
 
-`up` prints each twin's base URL and the credentials it accepts, then serves
-until Ctrl-C or SIGTERM, and stops every twin it started before exiting 0.
+`up` prints each twin's base URL, the credentials it accepts and the
+environment variables that point services and SDKs at it, then serves until
+Ctrl-C or SIGTERM, and stops every twin it started before exiting 0.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def up_command(
 ) -> None:
     """Start twins on loopback ports and keep them up until Ctrl-C or SIGTERM."""
     import os
+    import shlex
     import signal
     import threading
 
@@ -38,12 +40,15 @@ def up_command(
         with run_twins(names or list(BUILTIN_TWINS), seed=seed, chaos=chaos, id_seed=id_seed) as fleet:
             described = fleet.describe()
             if as_json:
-                typer.echo(json.dumps({"pid": os.getpid(), "twins": described}))
+                typer.echo(json.dumps({"pid": os.getpid(), "twins": described, "env": fleet.environment()}))
             else:
                 for name, info in described.items():
                     typer.echo(f"{name:<6} {info['base_url']}")
                     typer.echo(f"       control {info['control_url']}")
                     typer.echo(f"       credentials {json.dumps(info['credentials'])}")
+                typer.echo("environment for services and SDKs:")
+                for key, value in fleet.environment().items():
+                    typer.echo(f"  export {key}={shlex.quote(value)}")
                 typer.echo("twins are up; Ctrl-C or SIGTERM stops them")
             while not stop.wait(0.5):
                 pass

@@ -79,6 +79,16 @@ class AwsTwin(Twin):
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         raise NotImplementedError("the AWS twin (moto) cannot restore state; use reset and seed instead")
 
+    def environment(self) -> dict[str, str]:
+        # boto3 reads these itself (AWS_ENDPOINT_URL since botocore 1.31).
+        key, secret = next(iter(self.state["access_keys"].items()))
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_DEFAULT_REGION": self.state["region"],
+        }
+
     def credentials(self) -> dict[str, Any]:
         return {
             "access_keys": [

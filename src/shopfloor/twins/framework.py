@@ -161,6 +161,10 @@ class Twin:
         """The URL to give the vendor's SDK (some want a path, e.g. Slack's `/api/`)."""
         return self.url
 
+    def environment(self) -> dict[str, str]:
+        """Environment variables that point a service (and the vendor SDK, where it reads any) here."""
+        return {}
+
     def error_response(self, status: int, message: str) -> Response:
         """A vendor-shaped error for `status` (used by chaos and for handler crashes)."""
         return json_response({"error": message}, status)

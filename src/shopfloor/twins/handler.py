@@ -6,14 +6,18 @@
 The twins named by the node (else `[twins] start` in shopfloor.toml) are started
 once per run and stopped when the run ends (through `scope.resources`); running
 the node again reuses those already up. Their URLs and credentials go into the
-context as `twins.<name>.url`, `twins.<name>.base_url` and
-`twins.<name>.<credential>`, and `{logs_root}/{node}/twins.json` records them.
+context as `twins.<name>.url`, `twins.<name>.base_url`, `twins.<name>.env`
+and `twins.<name>.<credential>`. In `{logs_root}/{node}/`: `twins.json` records
+them, `twins.env` holds the environment variables that point services and SDKs
+at the twins (`set -a; . twins.env`), and when the run ends each twin's request
+journal is saved as `journal-<twin>.jsonl`.
 Seed and chaos paths are relative to shopfloor.toml's directory.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +82,8 @@ class TwinsHandler:
                     )
                 )
                 self.running.update(fleet)
+                # Registered after the fleet, so it runs first at run end, while the twins still hold state.
+                self.scope.resources.callback(self._save_journals, dict(fleet), logs_root / node.id)
         except UserError as exc:
             return Outcome(StageStatus.FAIL, failure_reason=exc.line())
         started = TwinFleet({n: self.running[n] for n in dict.fromkeys(names)})
@@ -85,6 +91,8 @@ class TwinsHandler:
         stage_dir = logs_root / node.id
         stage_dir.mkdir(parents=True, exist_ok=True)
         (stage_dir / "twins.json").write_text(json.dumps(described, indent=2))
+        env = "".join(f"{key}={shlex.quote(value)}\n" for key, value in started.environment().items())
+        (stage_dir / "twins.env").write_text(env)
         self.scope.emit(
             "twins.started",
             {
@@ -98,6 +106,13 @@ class TwinsHandler:
             context_updates=updates,
             notes="twins up: " + ", ".join(f"{n} {d['url']}" for n, d in described.items()),
         )
+
+    def _save_journals(self, fleet: dict[str, RunningTwin], stage_dir: Path) -> None:
+        """Keep what each twin was asked, for validation after the run: `journal-<twin>.jsonl`."""
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        for name, running in fleet.items():
+            lines = [json.dumps(entry.to_dict()) + "\n" for entry in running.twin.journal.entries()]
+            (stage_dir / f"journal-{name}.jsonl").write_text("".join(lines))
 
 
 def register_handlers(registry: HandlerRegistry, scope: RunScope) -> None:

@@ -136,6 +136,12 @@ class JiraTwin(Twin):
         return None
 
     # --- framework hooks ---------------------------------------------------------------------------
+    def environment(self) -> dict[str, str]:
+        env = {"JIRA_URL": self.url}
+        for email, token in list(self.state["tokens"].items())[:1]:
+            env.update(JIRA_EMAIL=email, JIRA_API_TOKEN=token)
+        return env
+
     def credentials(self) -> dict[str, Any]:
         return {
             "basic_auth": [

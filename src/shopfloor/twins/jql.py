@@ -287,8 +287,11 @@ def compile_where(node: Any, fields: JqlFields) -> Callable[[Any], bool]:
             return mine is not None and compare(mine, bound)
 
         return ordered
-    wanted = {str(fields.literal(name, v)).lower() if v.function else str(v.text).lower()
-              for v in node.values if v.text or v.function}
+    wanted = {
+        str(fields.literal(name, v)).lower() if v.function else str(v.text).lower()
+        for v in node.values
+        if v.text or v.function
+    }
     wants_empty = any(v.text is None and not v.function for v in node.values)
     positive = op in ("=", "IN")
 

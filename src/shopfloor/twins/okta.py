@@ -147,10 +147,20 @@ class OktaTwin(Twin):
         return group
 
     # --- framework hooks ---------------------------------------------------------------------------
+    def environment(self) -> dict[str, str]:
+        # The okta SDK reads these itself: Client() with no configuration talks to the twin.
+        env = {"OKTA_CLIENT_ORGURL": self.url, "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK": "true"}
+        if self.state["tokens"]:
+            env["OKTA_CLIENT_TOKEN"] = self.state["tokens"][0]
+        return env
+
     def credentials(self) -> dict[str, Any]:
-        return {"api_tokens": list(self.state["tokens"]), "authorization": "SSWS <api_token>",
-                # The okta SDK refuses plain-http org URLs unless this is set.
-                "sdk_env": {"OKTA_TESTING_TESTINGDISABLEHTTPSCHECK": "true"}}
+        return {
+            "api_tokens": list(self.state["tokens"]),
+            "authorization": "SSWS <api_token>",
+            # The okta SDK refuses plain-http org URLs unless this is set.
+            "sdk_env": {"OKTA_TESTING_TESTINGDISABLEHTTPSCHECK": "true"},
+        }
 
     def authenticate(self, request: TwinRequest) -> Response | None:
         header = request.headers.get("authorization", "")

@@ -87,12 +87,17 @@ class RunningTwin:
         with self.twin.lock:
             return self.twin.credentials()
 
+    def environment(self) -> dict[str, str]:
+        with self.twin.lock:
+            return self.twin.environment()
+
     def describe(self) -> dict[str, Any]:
         return {
             "url": self.url,
             "base_url": self.base_url,
             "control_url": f"{self.url}/_twin",
             "credentials": self.credentials(),
+            "env": self.environment(),
         }
 
 
@@ -114,12 +119,20 @@ class TwinFleet(Mapping[str, RunningTwin]):
     def describe(self) -> dict[str, Any]:
         return {name: running.describe() for name, running in self._twins.items()}
 
+    def environment(self) -> dict[str, str]:
+        """Every twin's environment variables, merged (names never collide across vendors)."""
+        env: dict[str, str] = {}
+        for running in self._twins.values():
+            env.update(running.environment())
+        return env
+
     def context_values(self) -> dict[str, Any]:
-        """Flat `twins.<name>.<key>` entries for a pipeline context (url, base_url, credentials)."""
+        """Flat `twins.<name>.<key>` entries for a pipeline context (url, base_url, env, credentials)."""
         out: dict[str, Any] = {}
         for name, running in self._twins.items():
             out[f"twins.{name}.url"] = running.url
             out[f"twins.{name}.base_url"] = running.base_url
+            out[f"twins.{name}.env"] = running.environment()
             for key, value in running.credentials().items():
                 out[f"twins.{name}.{key}"] = value
         return out

@@ -216,6 +216,15 @@ class SlackTwin(Twin):
     def base_url(self) -> str:
         return self.url + "/api/"
 
+    def environment(self) -> dict[str, str]:
+        bot = next(
+            (t for t, g in self.state["tokens"].items() if g["user_id"] == self.state["bot_user"]), None
+        )
+        env = {"SLACK_API_URL": self.base_url()}
+        if bot:
+            env["SLACK_BOT_TOKEN"] = bot
+        return env
+
     def credentials(self) -> dict[str, Any]:
         return {
             "tokens": {
