@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -200,3 +201,32 @@ def test_resume_errors_are_one_line_user_errors(tmp_path: Path) -> None:
             interviewer=AutoApproveInterviewer(),
             registry_factory=core_registry_factory(None),
         )
+
+
+def test_resume_before_the_first_checkpoint_starts_from_the_beginning(tmp_path: Path) -> None:
+    run_fixture("engine_linear", tmp_path / "r")
+    for path in (tmp_path / "r").iterdir():  # as if killed right after the manifest was written
+        if path.name not in ("manifest.json", "pipeline.dot"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    resumed = resume_run(
+        load("engine_linear"),
+        logs_root=tmp_path / "r",
+        interviewer=AutoApproveInterviewer(),
+        registry_factory=core_registry_factory(SimulateBackend()),
+    )
+    assert resumed.status == "success"
+    assert resumed.completed_nodes == ["start", "draft", "polish", "publish", "done"]
+
+
+def test_resume_after_a_crash_during_a_loop_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARK", str(tmp_path / "marker"))
+    run_fixture("engine_loop_restart", tmp_path / "r")
+    shutil.rmtree(tmp_path / "r" / "restart-1")  # killed after the old directory was closed
+    resumed = resume_run(
+        load("engine_loop_restart"),
+        logs_root=tmp_path / "r",
+        interviewer=AutoApproveInterviewer(),
+        registry_factory=core_registry_factory(None),
+    )
+    assert resumed.status == "success" and resumed.logs_root == tmp_path / "r" / "restart-1"
+    assert resumed.completed_nodes == ["work", "check", "done"]

@@ -158,7 +158,10 @@ class PipelineEngine:
         run_dir = self.base_dir
         ckpt = Checkpoint.load(run_dir.root)
         while ckpt.status == cp.RESTARTED and ckpt.restarted_into:
-            run_dir = RunDir(self.base_dir.root / ckpt.restarted_into)
+            parent, run_dir = run_dir, RunDir(self.base_dir.root / ckpt.restarted_into)
+            if not Checkpoint.exists(run_dir.root):  # the crash came while the restart was being set up
+                state = self._open_restart_dir(run_dir, parent, ckpt.next_node, ckpt.restart_count + 1)
+                return self._loop(state)
             ckpt = Checkpoint.load(run_dir.root)
         if run_dir is not self.base_dir:
             self.events.reopen(run_dir.root / EVENTS_FILE)
@@ -320,12 +323,15 @@ class PipelineEngine:
             raise UserError(f"pipeline took more than {self.max_restarts} loop_restart edges",
                             where=f"graph {self.graph.name}", fix="make the loop reach its exit condition")
         new_dir = self.base_dir.restart_dir(number)
-        self._save(state, next_node="", status=cp.RESTARTED, restarted_into=new_dir.root.name)
+        # The old checkpoint names the target, so a crash before the new directory exists can redo this.
+        self._save(state, next_node=target, status=cp.RESTARTED, restarted_into=new_dir.root.name)
         self.events.emit(PipelineRestarted(target, str(new_dir.root)))
         self.events.flush(durable=True)
+        return self._open_restart_dir(new_dir, state.run_dir, target, number)
+
+    def _open_restart_dir(self, new_dir: RunDir, parent: RunDir, target: str, number: int) -> _State:
         manifest = self.manifest or Manifest(self.scope.run_id, self.graph.name, self.graph.goal, time.time())
-        new_dir.create(replace(manifest, parent_logs_root=str(state.run_dir.root), started_at=time.time()),
-                       None)
+        new_dir.create(replace(manifest, parent_logs_root=str(parent.root), started_at=time.time()), None)
         self.events.reopen(new_dir.events_path)
         self.scope.logs_root = new_dir.root
         initial = manifest.initial_context if self.manifest else {}

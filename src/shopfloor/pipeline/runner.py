@@ -85,6 +85,8 @@ def resume_run(graph: Graph, *, logs_root: Path, registry_factory: RegistryFacto
                         fix="pass the --logs-root of a run started with `shopfloor run`")
     events, scope = _open(Path(logs_root), manifest.run_id, interviewer, config, observers, stop_event)
     engine = PipelineEngine(graph, registry_factory(scope, events), scope, events, manifest=manifest)
+    if not Checkpoint.exists(logs_root):  # killed before the first checkpoint: nothing ran yet
+        return _drive(engine, scope, events, lambda e: e.run(manifest.initial_context))
     return _drive(engine, scope, events, lambda e: e.resume())
 
 
