@@ -7,6 +7,7 @@ finds a live run here; resuming a run re-registers it under the new pid.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -27,6 +28,16 @@ CREATE TABLE IF NOT EXISTS runs (
     ended_at   REAL
 )
 """
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 @dataclass(frozen=True)
@@ -78,7 +89,8 @@ class RunRegistry:
         return [RunRecord.from_row(r) for r in rows]
 
     def live(self) -> list[RunRecord]:
-        return self.list(RUNNING)
+        """Runs marked running whose process still exists (kill -9 leaves a `running` row behind)."""
+        return [r for r in self.list(RUNNING) if r.pid is not None and pid_alive(r.pid)]
 
     def close(self) -> None:
         self.conn.close()
