@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,13 @@ class RunManager:
         self._runs: dict[str, ManagedRun] = {}
         self._lock = threading.Lock()
 
+    @cached_property
+    def handler_types(self) -> list[str]:
+        """Registered handler types, for the type_known lint rule (built once: plugins do not change)."""
+        from shopfloor.commands.inspect import registered_handler_types
+
+        return registered_handler_types()
+
     def list(self) -> list[ManagedRun]:
         with self._lock:
             return list(self._runs.values())
@@ -128,14 +136,13 @@ class RunManager:
               backend: str | None = None) -> tuple[ManagedRun, list[str]]:
         """Validate and launch; returns the run and the warning lines. Invalid DOT raises UserError."""
         from shopfloor import assembly
-        from shopfloor.commands.inspect import registered_handler_types
         from shopfloor.pipeline.prepare import Preparer
         from shopfloor.pipeline.run_dir import Manifest
         from shopfloor.pipeline.runner import new_run_id
 
         backend = backend or self.server.backend
         factory = assembly.registry_factory(backend)
-        prepared = Preparer(handler_types=registered_handler_types()).prepare(source)
+        prepared = Preparer(handler_types=self.handler_types).prepare(source)
         graph = prepared.graph
         with self._lock:
             if sum(1 for r in self._runs.values() if r.result is None and not r.error) >= self.max_concurrent:
