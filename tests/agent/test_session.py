@@ -322,6 +322,8 @@ def test_no_reasoning_effort_leaves_the_provider_default(anthropic_agent: AgentH
     anthropic_agent.server.push(Reply(text="ok"))
     anthropic_agent.session().submit("hi")
     assert "thinking" not in anthropic_agent.server.requests[0].body
+    # the profile's provider options still reach the wire: Claude Code's interleaved-thinking beta
+    assert "interleaved-thinking-2025-05-14" in anthropic_agent.server.requests[0].headers["anthropic-beta"]
     with pytest.raises(ValueError, match="reasoning_effort must be one of"):
         SessionConfig(reasoning_effort="extreme")
     assert SessionConfig(reasoning_effort="xhigh").reasoning_effort == "xhigh"

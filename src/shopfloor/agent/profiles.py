@@ -40,6 +40,9 @@ OPENAI_CONTEXT_WINDOW = 400_000
 ANTHROPIC_CONTEXT_WINDOW = 200_000
 GEMINI_CONTEXT_WINDOW = 1_048_576
 
+#: spec 3.5: beta headers the Anthropic profile sends (thinking between tool calls, as Claude Code does).
+ANTHROPIC_BETA_HEADERS = ["interleaved-thinking-2025-05-14"]
+
 #: spec 6.5: which instruction files each profile loads (AGENTS.md always).
 PROJECT_DOC_FILES: dict[str, tuple[str, ...]] = {
     "openai": ("AGENTS.md", ".codex/instructions.md"),
@@ -149,6 +152,7 @@ def create_anthropic_profile(model: str = DEFAULT_ANTHROPIC_MODEL) -> ProviderPr
         knowledge_cutoff="2025-01",
         default_command_timeout_ms=ANTHROPIC_SHELL_TIMEOUT_MS,
         project_doc_files=PROJECT_DOC_FILES["anthropic"],
+        extra_provider_options={"beta_headers": list(ANTHROPIC_BETA_HEADERS)},
     )
 
 
