@@ -114,7 +114,9 @@ class _Parser:
         """Skip whitespace and `//` / `/* */` comments."""
         if self.pos < len(self.text) and self.text[self.pos] != "/" and not self.text[self.pos].isspace():
             return  # the common case, called before every token: no regex needed
-        self.pos = _TRIVIA_RE.match(self.text, self.pos).end()  # type: ignore[union-attr]  # matches ""
+        trivia = _TRIVIA_RE.match(self.text, self.pos)
+        assert trivia is not None  # the pattern matches the empty string
+        self.pos = trivia.end()
         if self.text.startswith("/*", self.pos):
             raise self.error("unterminated /* comment", "close the comment with */")
 
