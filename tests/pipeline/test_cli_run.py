@@ -89,7 +89,7 @@ def test_console_interviewer_reads_stdin(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["completed_nodes"][-2:] == ["ship_it", "done"]
-    assert "[A] [A] Approve" in proc.stderr
+    assert "  [A] Approve\n  [F] Fix" in proc.stderr
 
 
 def test_a_finished_run_in_the_way_is_moved_aside_never_deleted(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def test_console_reads_a_choice_from_a_real_pipe() -> None:
         answer = ConsoleInterviewer(stdin=stdin, stdout=out).ask(CHOICE)
     os.close(write_fd)
     assert answer.selected_option == Option("N", "No")
-    assert "[?] Deploy?" in out.getvalue() and "[Y] [Y] Yes, deploy" in out.getvalue()
+    assert "[?] Deploy?" in out.getvalue() and "  [Y] Yes, deploy\n  [N] No" in out.getvalue()
 
 
 def test_console_yes_no_freeform_and_end_of_input() -> None:

@@ -181,7 +181,9 @@ class ConsoleInterviewer(BaseInterviewer):
         self.stdout.write(f"[?] {question.text}\n")
         if question.type == QuestionType.MULTIPLE_CHOICE:
             for option in question.options:
-                self.stdout.write(f"  [{option.key}] {option.label}\n")
+                has_prefix = normalize_label(option.label) != option.label.strip().lower()
+                shown = option.label if has_prefix else f"[{option.key}] {option.label}"
+                self.stdout.write(f"  {shown}\n")
             prompt = "Select: "
         elif question.type in (QuestionType.YES_NO, QuestionType.CONFIRMATION):
             prompt = "[Y/N]: "
