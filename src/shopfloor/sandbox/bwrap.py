@@ -47,7 +47,7 @@ from shopfloor.sandbox.environment import (
     to_exec_result,
 )
 from shopfloor.sandbox.files import DirEntry, FileOps, GrepOptions
-from shopfloor.sandbox.instance import SandboxInstance
+from shopfloor.sandbox.instance import SandboxGoneError, SandboxInstance
 from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.sandbox.process import kill_group
 from shopfloor.store import state_dir
@@ -274,15 +274,24 @@ class SandboxedExecutionEnvironment:
         """
         if self._bwrap is None:
             self.initialize()
-        with self._lock:
-            instance = self._ensure_instance()
         timeout_ms = clamp_timeout_ms(timeout_ms, self.default_timeout_ms)
         cwd = self._files.resolve(working_dir) if working_dir else self.workspace
-        oom_before, forks_before = instance.counters()
-        outcome = instance.exec(argv, cwd=str(cwd), env=sandbox_environment(self.policy, env_vars),
-                                rlimits=command_rlimits(self.policy, with_cgroup=instance.cgroup is not None),
-                                timeout_s=timeout_ms / 1000, kill_grace_s=self.policy.kill_grace_s,
-                                max_output_bytes=self.policy.max_output_bytes, sink=sink)
+        for attempt in (1, 2):  # a sandbox that died since the last command is replaced once
+            with self._lock:
+                instance = self._ensure_instance()
+            oom_before, forks_before = instance.counters()
+            try:
+                outcome = instance.exec(
+                    argv, cwd=str(cwd), env=sandbox_environment(self.policy, env_vars),
+                    rlimits=command_rlimits(self.policy, with_cgroup=instance.cgroup is not None),
+                    timeout_s=timeout_ms / 1000, kill_grace_s=self.policy.kill_grace_s,
+                    max_output_bytes=self.policy.max_output_bytes, sink=sink)
+                break
+            except SandboxGoneError:
+                if attempt == 2:
+                    raise
+                with self._lock:
+                    instance.stop()
         oom_after, forks_after = instance.counters()
         result = to_exec_result(outcome)
         limit = classify_limit(result, oom_after - oom_before, forks_after - forks_before)

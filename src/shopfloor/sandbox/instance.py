@@ -21,7 +21,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from shopfloor.errors import UserError
@@ -35,14 +34,12 @@ SUPERVISOR_SCRIPT = Path(__file__).with_name("supervisor.py")
 DEFAULT_START_TIMEOUT_S = 15.0
 #: Exit status reported for a command whose sandbox ended under it (killed by SIGKILL).
 SANDBOX_GONE_STATUS = -signal.SIGKILL
+#: The supervisor's first message once it is listening.
+READY = b"ready"
 
 
-@dataclass
-class _Pending:
-    exit_r: int
-    exit_w: int
-    status: int | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+class SandboxGoneError(RuntimeError):
+    """The sandbox ended (stopped, emergency stop, or killed from inside) before a command could start."""
 
 
 class SandboxInstance:
@@ -56,10 +53,11 @@ class SandboxInstance:
         self._control: socket.socket | None = None
         self._entry: registry.Entry | None = None
         self._ids = itertools.count(1)
-        self._pending: dict[int, _Pending] = {}
-        self._lock = threading.Lock()
         self._send_lock = threading.Lock()
-        self.alive = False
+
+    @property
+    def alive(self) -> bool:
+        return self._control is not None and self.proc is not None and self.proc.poll() is None
 
     @staticmethod
     def supervisor_command(control_fd: int, bridge_mount: str, ports: Sequence[int]) -> list[str]:
@@ -82,45 +80,15 @@ class SandboxInstance:
             host_end.settimeout(self.start_timeout_s)
             try:
                 ready = host_end.recv(4096)
-            except TimeoutError:
+            except (TimeoutError, OSError):
                 ready = b""
-            if not ready or json.loads(ready).get("event") != "ready":
+            if ready != READY:
                 self.stop()
                 errors.seek(0)
                 detail = errors.read().decode(errors="replace").strip().splitlines()
                 raise UserError(f"the sandbox did not start: {detail[-1] if detail else 'no output'}",
                                 where="bubblewrap", fix="check the [sandbox] paths in shopfloor.toml")
         host_end.settimeout(None)
-        self.alive = True
-        threading.Thread(target=self._read_events, daemon=True).start()
-
-    def _read_events(self) -> None:
-        assert self._control is not None
-        while True:
-            try:
-                data = self._control.recv(4096)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            event = json.loads(data)
-            if event.get("event") == "exit":
-                self._finish(event["id"], int(event["status"]))
-        # The supervisor is gone (stopped, killed, or killed by hostile code): so is every command.
-        self.alive = False
-        with self._lock:
-            ids = list(self._pending)
-        for command_id in ids:
-            self._finish(command_id, SANDBOX_GONE_STATUS)
-
-    def _finish(self, command_id: int, status: int) -> None:
-        with self._lock:
-            pending = self._pending.get(command_id)
-        if pending is None or pending.done.is_set():
-            return
-        pending.status = status
-        pending.done.set()
-        os.write(pending.exit_w, b"x")
 
     def counters(self) -> tuple[int, int]:
         """(memory-limit kills, refused forks) so far, for attributing a command's end to a limit."""
@@ -131,57 +99,58 @@ class SandboxInstance:
     def exec(self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
              rlimits: Sequence[tuple[int, int, int]], timeout_s: float, kill_grace_s: float,
              max_output_bytes: int, sink: Callable[[str, bytes], None] | None = None) -> ProcessOutcome:
-        if not self.alive or self._control is None:
-            raise RuntimeError("sandbox is not running")
+        """Run one command. Its status comes back on a pipe of its own, which reads EOF
+        if the supervisor dies first, so no reply has to be routed between callers."""
         command_id = next(self._ids)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        exit_r, exit_w = os.pipe()
-        pending = _Pending(exit_r, exit_w)
-        with self._lock:
-            self._pending[command_id] = pending
-        started = time.monotonic()
+        status_r, status_w = os.pipe()
         request = {"op": "exec", "id": command_id, "argv": list(argv), "cwd": cwd, "env": dict(env),
                    "rlimits": [list(r) for r in rlimits]}
+        started = time.monotonic()
         try:
-            try:
-                with self._send_lock:
-                    socket.send_fds(self._control, [json.dumps(request).encode()], [out_w, err_w])
-            except OSError:
-                self._finish(command_id, SANDBOX_GONE_STATUS)
-            finally:
-                os.close(out_w)
-                os.close(err_w)
-            return collect(Watched(stdout_fd=out_r, stderr_fd=err_r, exit_fd=exit_r,
-                                   status=lambda: pending.status if pending.status is not None else -9,
+            with self._send_lock:
+                if self._control is None:
+                    raise SandboxGoneError("sandbox stopped")
+                socket.send_fds(self._control, [json.dumps(request).encode()], [out_w, err_w, status_w])
+        except OSError as exc:
+            for fd in (out_r, err_r, status_r):
+                os.close(fd)
+            raise SandboxGoneError(str(exc)) from None
+        finally:
+            for fd in (out_w, err_w, status_w):
+                os.close(fd)
+
+        def read_status() -> int:
+            data = os.read(status_r, 64)
+            return int(data) if data else SANDBOX_GONE_STATUS
+
+        try:
+            return collect(Watched(stdout_fd=out_r, stderr_fd=err_r, exit_fd=status_r, status=read_status,
                                    signal_tree=lambda sig: self._signal(command_id, sig)),
                            started=started, timeout_s=timeout_s, kill_grace_s=kill_grace_s,
                            max_output_bytes=max_output_bytes, sink=sink)
         finally:
-            with self._lock:
-                self._pending.pop(command_id, None)
-            os.close(exit_r)
-            os.close(exit_w)
+            os.close(status_r)
 
     def _signal(self, command_id: int, sig: int) -> None:
-        if self._control is None:
-            return
-        with self._send_lock, contextlib.suppress(OSError):
-            self._control.send(json.dumps({"op": "signal", "id": command_id, "sig": sig}).encode())
+        with self._send_lock:
+            if self._control is None:
+                return
+            with contextlib.suppress(OSError):
+                self._control.send(json.dumps({"op": "signal", "id": command_id, "sig": sig}).encode())
 
     def stop(self) -> None:
         """Kill everything in the sandbox and release its cgroup and registry entry."""
-        self.alive = False
         if self.proc is not None:
             kill_group(self.proc.pid, signal.SIGKILL)
             if self.cgroup is not None:
                 self.cgroup.kill()
             self.proc.wait()
-        if self._control is not None:
-            with contextlib.suppress(OSError):
-                self._control.shutdown(socket.SHUT_RDWR)
-            self._control.close()
-            self._control = None
+        with self._send_lock:
+            if self._control is not None:
+                self._control.close()
+                self._control = None
         if self.cgroup is not None:
             self.cgroup.remove()
         if self._entry is not None:

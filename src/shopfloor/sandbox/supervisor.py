@@ -11,13 +11,15 @@ left in that session is killed. A process that starts its own session
 Protocol, over a SOCK_SEQPACKET Unix socket inherited as fd `argv[1]`, one
 JSON object per message:
 
-- supervisor → host: `{"event": "ready"}` once listening;
-  `{"event": "exit", "id": N, "status": S}` when command N ends (S negative
-  for a signal, as subprocess reports it);
+- supervisor → host: `ready` once listening;
 - host → supervisor: `{"op": "exec", "id": N, "argv": [...], "cwd": ..., "env":
-  {...}, "rlimits": [[resource, soft, hard], ...]}` with the command's stdout and
-  stderr pipe ends attached as SCM_RIGHTS; `{"op": "signal", "id": N, "sig": S}`
-  signals command N's session and process group.
+  {...}, "rlimits": [[resource, soft, hard], ...]}` with three pipe write ends
+  attached as SCM_RIGHTS: the command's stdout, its stderr, and a status pipe
+  on which the supervisor writes the exit status (negative for a signal, as
+  subprocess reports it) when the command ends. If the supervisor dies the
+  status pipe reads EOF, so the host never waits on a dead sandbox;
+- host → supervisor: `{"op": "signal", "id": N, "sig": S}` signals command N's
+  session and process group.
 
 The supervisor holds nothing the commands lack (same uid, same namespaces):
 hostile code that kills or impersonates it only ends its own sandbox. When the
@@ -31,10 +33,10 @@ import contextlib
 import json
 import os
 import resource
+import selectors
 import signal
 import socket
 import sys
-import threading
 
 import forward  # type: ignore[import-not-found]  # sibling file, on sys.path as the script's directory
 
@@ -44,40 +46,50 @@ KILL_SWEEPS = 100
 
 
 class Supervisor:
+    """One thread, one selector: the control socket plus a pidfd per running command."""
+
     def __init__(self, control: socket.socket) -> None:
         self.control = control
-        self.children: dict[int, int] = {}
-        self._send_lock = threading.Lock()
-
-    def send(self, message: dict[str, object]) -> None:
-        with self._send_lock, contextlib.suppress(OSError):
-            self.control.send(json.dumps(message).encode())
+        #: command id -> (pid, write end of its status pipe)
+        self.children: dict[int, tuple[int, int]] = {}
+        self.selector = selectors.DefaultSelector()
 
     def serve(self) -> None:
-        self.send({"event": "ready"})
-        while True:
+        self.selector.register(self.control, selectors.EVENT_READ, None)
+        self.control.send(b"ready")
+        while self._step():
+            pass
+        for command_id in list(self.children):
+            self.signal(command_id, signal.SIGKILL)
+
+    def _step(self) -> bool:
+        for key, _ in self.selector.select():
+            if key.data is not None:  # a command's pidfd: it exited
+                self.selector.unregister(key.fd)
+                os.close(key.fd)
+                self._reap(*key.data)
+                continue
             try:
-                data, fds, _, _ = socket.recv_fds(self.control, _MAX_MESSAGE, 2)
+                data, fds, _, _ = socket.recv_fds(self.control, _MAX_MESSAGE, 3)
             except OSError:
-                break
+                return False
             if not data:
-                break  # the host is gone
+                return False  # the host is gone
             request = json.loads(data)
             if request["op"] == "exec":
                 self.start(request, fds)
             elif request["op"] == "signal":
                 self.signal(request["id"], request["sig"])
-        for command_id in list(self.children):
-            self.signal(command_id, signal.SIGKILL)
+        return True
 
     def start(self, request: dict, fds: list[int]) -> None:  # type: ignore[type-arg]
         pid = os.fork()
         if pid == 0:
             self._exec_child(request, fds)
-        for fd in fds:
-            os.close(fd)
-        self.children[request["id"]] = pid
-        threading.Thread(target=self._reap, args=(request["id"], pid), daemon=True).start()
+        os.close(fds[0])
+        os.close(fds[1])
+        self.children[request["id"]] = (pid, fds[2])
+        self.selector.register(os.pidfd_open(pid), selectors.EVENT_READ, (request["id"], pid))
 
     def _exec_child(self, request: dict, fds: list[int]) -> None:  # type: ignore[type-arg]
         """In the forked child: own session, pipes on 1 and 2, limits, then exec. Never returns."""
@@ -112,14 +124,16 @@ class Supervisor:
             for member in members:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(member, signal.SIGKILL)
-        self.children.pop(command_id, None)
-        self.send({"event": "exit", "id": command_id, "status": os.waitstatus_to_exitcode(status)})
+        _, status_fd = self.children.pop(command_id)
+        with contextlib.suppress(OSError):
+            os.write(status_fd, str(os.waitstatus_to_exitcode(status)).encode())
+        os.close(status_fd)
 
     def signal(self, command_id: int, sig: int) -> None:
         """Signal the command's session: every process it started that did not leave it."""
-        pid = self.children.get(command_id)
-        if pid is None:
+        if command_id not in self.children:
             return
+        pid = self.children[command_id][0]
         for other in [pid, *_session_members(pid)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(other, sig)
