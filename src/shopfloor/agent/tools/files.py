@@ -30,7 +30,7 @@ DEFAULT_MAX_IMAGE_BYTES = 5 * 1024 * 1024
 IMAGE_READ_TIMEOUT_MS = 10_000
 
 
-def _number_lines(text: str, first_line: int) -> str:
+def number_lines(text: str, first_line: int) -> str:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -67,7 +67,7 @@ def read_file(arguments: dict[str, Any], env: ExecutionEnvironment) -> str | Too
         raise ToolError(f"{path} is a binary file; inspect it with a shell command instead")
     if not text:
         return f"{path} is empty" if offset == 1 else f"{path} has fewer than {offset} lines"
-    return _number_lines(text, offset)
+    return number_lines(text, offset)
 
 
 def read_many_files(arguments: dict[str, Any], env: ExecutionEnvironment) -> Iterator[str]:
