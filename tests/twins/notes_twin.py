@@ -14,6 +14,7 @@ TOKEN = "notes-token"
 
 class NotesTwin(Twin):
     name = "notes"
+    fixture_keys = frozenset({"notes"})
 
     def load_fixture(self, fixture: Mapping[str, Any]) -> None:
         self.state.setdefault("notes", {})

@@ -109,7 +109,8 @@ def test_bad_seed_sections_are_one_line_user_errors(tmp_path) -> None:
         "slack:\n  users: [{real_name: No Name}]\n": "bad `slack` section: missing key 'name'",
         "slack:\n  channels: [{name: x, members: [ghost]}]\n": "unknown user 'ghost'",
         "okta:\n  users: [{login: a@example.com, status: SLEEPING}]\n": "unknown Okta user status 'SLEEPING'",
-        "jira: [not, a, mapping]\n": "bad `jira` section",
+        "jira: [not, a, mapping]\n": "bad `jira` section: the jira section must be a mapping, not list",
+        "jira:\n  project: []\n": "unknown key 'project' (known: issues, projects, users, webhooks)",
         "slak: {}\n": "unknown twin section 'slak'",
     }
     for text, message in cases.items():

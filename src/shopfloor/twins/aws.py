@@ -46,6 +46,7 @@ def _xml(status: int, body: str) -> Response:
 class AwsTwin(Twin):
     name = "aws"
     description = "AWS (moto server mode: S3, SQS, DynamoDB, ... for boto3)"
+    fixture_keys = frozenset({"access_keys", "region", "s3_buckets", "sqs_queues"})
 
     def load_fixture(self, fixture: Mapping[str, Any]) -> None:
         s = self.state

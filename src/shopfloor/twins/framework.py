@@ -131,6 +131,8 @@ class Twin:
 
     name: ClassVar[str] = "twin"
     description: ClassVar[str] = ""
+    #: The keys a fixture may have; a typo (`user:` for `users:`) is an error, not a silent no-op.
+    fixture_keys: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self, fixture: Mapping[str, Any] | None = None, *, seed: int | str = 0, clock: TwinClock | None = None
@@ -139,7 +141,7 @@ class Twin:
         self.clock = clock or TwinClock()
         self.ids = IdFactory(seed)
         self.journal = Journal()
-        self.fixture: dict[str, Any] = copy.deepcopy(dict(fixture or {}))
+        self.fixture: dict[str, Any] = copy.deepcopy(self.check_fixture(fixture or {}))
         self.state: dict[str, Any] = {}
         #: set by TwinServer: the URL clients reach this twin at.
         self.url = ""
@@ -188,7 +190,17 @@ class Twin:
     def seed(self, fixture: Mapping[str, Any]) -> None:
         """Add records on top of the current state."""
         with self.lock:
-            self.load_fixture(fixture)
+            self.load_fixture(self.check_fixture(fixture))
+
+    def check_fixture(self, fixture: Any) -> dict[str, Any]:
+        """The fixture as a dict; ValueError when it is not a mapping or has keys this twin does not know."""
+        if not isinstance(fixture, Mapping):
+            raise ValueError(f"the {self.name} section must be a mapping, not {type(fixture).__name__}")
+        unknown = sorted(set(fixture) - self.fixture_keys)
+        if unknown:
+            known = ", ".join(sorted(self.fixture_keys)) or "none"
+            raise ValueError(f"unknown key {unknown[0]!r} (known: {known})")
+        return dict(fixture)
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:

@@ -67,6 +67,7 @@ def _errors(
 class JiraTwin(Twin):
     name = "jira"
     description = "Jira Cloud REST API v2/v3 (the `jira` package)"
+    fixture_keys = frozenset({"users", "projects", "issues", "webhooks"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.webhooks = WebhookSender()

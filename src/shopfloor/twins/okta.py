@@ -57,6 +57,7 @@ def okta_time(epoch: float) -> str:
 class OktaTwin(Twin):
     name = "okta"
     description = "Okta Management API (the `okta` SDK)"
+    fixture_keys = frozenset({"api_tokens", "users", "groups"})
 
     # --- fixture -----------------------------------------------------------------------------------
     def load_fixture(self, fixture: Mapping[str, Any]) -> None:

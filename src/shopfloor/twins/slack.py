@@ -74,6 +74,7 @@ def _fail(error: str, **extra: Any) -> TwinReply:
 class SlackTwin(Twin):
     name = "slack"
     description = "Slack Web API (slack_sdk.WebClient)"
+    fixture_keys = frozenset({"team", "bot", "tokens", "users", "channels", "messages"})
 
     # --- fixture & state ---------------------------------------------------------------------------
     def load_fixture(self, fixture: Mapping[str, Any]) -> None:
