@@ -288,3 +288,18 @@ def test_manager_loop_fails_when_the_child_fails_and_stops_on_condition(tmp_path
     assert status["notes"] == "Stop condition satisfied"
     child = json.loads((tmp_path / "cond" / "manager" / "child" / "checkpoint.json").read_text())
     assert child["status"] == "stopped", "the manager stops its child when it is done supervising"
+
+
+def test_fan_in_with_a_prompt_lets_the_backend_pick(tmp_path: Path) -> None:
+    class Judge:
+        def run(self, node: Node, prompt: str, context: Context) -> str:
+            if node.id == "join":
+                assert "Candidates:" in prompt and '"id": "alpha"' in prompt
+                return "gamma is the most convincing candidate"
+            return "done"
+
+    graph = load("engine_parallel")
+    graph.nodes["join"].attrs["prompt"] = "Pick the best approach for $goal"
+    result = run_pipeline(graph, logs_root=tmp_path / "r", backend=Judge())
+    assert result.context["parallel.fan_in.best_id"] == "gamma", "the heuristic alone would pick alpha"
+    assert (tmp_path / "r" / "join" / "response.md").read_text().startswith("gamma")

@@ -27,6 +27,7 @@ from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.edge_selection import route
 from shopfloor.pipeline.engine import PARALLEL_JOIN_KEY as JOIN_KEY
 from shopfloor.pipeline.engine import PARALLEL_RESULTS_KEY as RESULTS_KEY
+from shopfloor.pipeline.engine import STEP_KEY
 from shopfloor.pipeline.events import (
     EventBus,
     ParallelBranchCompleted,
@@ -107,7 +108,7 @@ class ParallelHandler:
             raise UserError(f"max_parallel must be at least 1, got {max_parallel}", where=f"node {node.id}",
                             fix="set max_parallel=1 or more")
         join = find_join_node(graph, branches)
-        step = context.get_string("internal.step", "0")
+        step = context.get_string(STEP_KEY, "0")
         executor = NodeExecutor(self.registry, self.events, self.stop_event)
         cancel = threading.Event()
         started = time.monotonic()
@@ -162,6 +163,7 @@ class ParallelHandler:
             if node.handler_type in ("exit", FAN_IN_TYPE):
                 break
             key = f"{step}.{index}.{position}"
+            context.set(STEP_KEY, key)  # a nested parallel node keys its own branches under this one
             outcome = executor.recover(node, logs_root, key, index) or executor.execute(
                 node, context, graph, logs_root, step=key, index=index, retries=retries,
                 attempts=attempts)
