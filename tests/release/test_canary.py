@@ -7,9 +7,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from shopfloor.config import ProjectFile
 from shopfloor.release.deploy import Releaser
-from shopfloor.release.errors import EXIT_IN_FLIGHT, EXIT_PAUSED
+from shopfloor.release.errors import EXIT_IN_FLIGHT, EXIT_PAUSED, TargetBusy
 from shopfloor.release.ledger import Ledger
 from shopfloor.release.releases import create_release
 from shopfloor.release.target_client import TargetClient
@@ -95,14 +97,14 @@ def test_rollback_aborts_a_paused_canary(project: Path) -> None:
     assert result["traffic"] == [{"digest": v1, "role": "stable", "weight": 100}]
 
 
-def test_a_paused_canary_blocks_other_deploys_to_its_target(project: Path, shopfloor_cmd: list[str]) -> None:
+def test_a_paused_canary_blocks_other_deploys_to_its_target(project: Path) -> None:
     (project / "shopfloor.toml").write_text(target_toml(metrics=ERROR_RATE_METRIC, count=1))
     v1, v2, v3 = _release(project, "v1"), _release(project, "v2"), _release(project, "v3")
     releaser = Releaser(ProjectFile.load())
     releaser.deploy(v1, "web", "one")
     assert releaser.deploy(v2, "web", "two")["state"] == "paused"
-    blocked = subprocess.run([*shopfloor_cmd, "deploy", v3, "--target", "web", "--idempotency-key", "three"],
-                             capture_output=True, text=True, cwd=project)
-    assert blocked.returncode == EXIT_IN_FLIGHT
-    assert "is paused for a human" in blocked.stderr and "shopfloor promote --target web" in blocked.stderr
+    with pytest.raises(TargetBusy, match="is paused for a human") as blocked:
+        releaser.deploy(v3, "web", "three")
+    assert blocked.value.exit_code == EXIT_IN_FLIGHT
+    assert "shopfloor promote --target web" in blocked.value.line()
     assert starts(project.parent) == ["v1", "v2"]

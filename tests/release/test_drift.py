@@ -47,9 +47,9 @@ def test_a_deploy_with_drift_is_refused_until_revalidated(project: Path, shopflo
     with Ledger() as ledger:
         assert ledger.deployments("web") == []
 
-    subprocess.run([*shopfloor_cmd, "release", "create", str(source)], check=True, cwd=project,
-                   capture_output=True)  # re-validation records the present context
-    assert _deploy(shopfloor_cmd, project, digest, "k1").returncode == 0
+    with Ledger() as ledger:  # re-validation records the present context
+        create_release(source, ProjectFile.load(), ledger=ledger)
+    assert Releaser(ProjectFile.load()).deploy(digest, "web", "k1")["state"] == "succeeded"
     assert starts(project.parent) == ["v1"]
 
 
@@ -74,10 +74,10 @@ def test_drift_reports_a_live_target_changed_out_of_band(project: Path, shopfloo
     with Ledger() as ledger:
         digest = create_release(make_service(project.parent / "v1", "v1"), ProjectFile.load(),
                                 ledger=ledger)[0].digest
-    Releaser(ProjectFile.load()).deploy(digest, "web", "k")
-    clean = subprocess.run([*shopfloor_cmd, "drift", "--target", "web"], capture_output=True, text=True,
-                           cwd=project)
-    assert clean.returncode == 0 and "no drift" in clean.stdout
+    releaser = Releaser(ProjectFile.load())
+    releaser.deploy(digest, "web", "k")
+    clean = releaser.drift_report("web")
+    assert clean == {"target": "web", "drifted": False, "items": [], "expected": digest}
 
     workdir = Path(TargetClient("web").state()["backends"]["stable"]["workdir"])
     (workdir / "version.txt").write_text("hotfix\n")  # someone edits the running release by hand
@@ -89,6 +89,5 @@ def test_drift_reports_a_live_target_changed_out_of_band(project: Path, shopfloo
     assert report["items"][0]["ledger"] == digest
 
     TargetClient("web").stop()
-    gone = subprocess.run([*shopfloor_cmd, "drift", "--target", "web"], capture_output=True, text=True,
-                          cwd=project)
-    assert gone.returncode == EXIT_DRIFT and "not running" in gone.stdout
+    stopped = releaser.drift_report("web")["items"]
+    assert stopped == [{"item": "target", "ledger": digest, "live": "not running"}]
