@@ -25,6 +25,8 @@ CGROUP_V1_ROOT = Path("/sys/fs/cgroup")
 GROUP_PREFIX = "shopfloor-sandbox"
 #: How many SIGKILL sweeps `kill()` makes before giving up on a group that keeps spawning.
 KILL_SWEEPS = 50
+#: Empty sandbox groups older than this are leftovers of a host killed with -9, and removed.
+STALE_GROUP_AGE_S = 300.0
 
 
 def own_group(controller: str) -> Path | None:
@@ -49,6 +51,15 @@ def _read_counter(path: Path, key: str) -> int:
     return 0
 
 
+def _remove_stale(parent: Path) -> None:
+    """rmdir empty sandbox groups left by hosts that died (the kernel refuses non-empty ones)."""
+    cutoff = time.time() - STALE_GROUP_AGE_S
+    for group in parent.glob(f"{GROUP_PREFIX}-*"):
+        with contextlib.suppress(OSError):
+            if group.stat().st_mtime < cutoff and not (group / "cgroup.procs").read_text().strip():
+                group.rmdir()
+
+
 class SandboxCgroup:
     """One sandbox's pids and memory groups."""
 
@@ -62,6 +73,7 @@ class SandboxCgroup:
         pids_parent = own_group("pids")
         if pids_parent is None:
             return None
+        _remove_stale(pids_parent)
         name = f"{GROUP_PREFIX}-{uuid.uuid4().hex[:12]}"
         try:
             pids = pids_parent / name
