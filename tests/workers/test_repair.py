@@ -142,3 +142,17 @@ def test_default_sources_exclude_tests(tmp_path: Path, args: list[str]) -> None:
     project = make_project(tmp_path, PRICING, PRICING_TESTS)
     (project / "conftest.py").write_text("")
     assert default_sources(project, args) == ["pricing.py"]
+
+
+def test_a_patch_rejected_downstream_is_never_offered_again(tmp_path: Path) -> None:
+    from shopfloor.workers.repair.search import patch_digest
+
+    source = "def at_least(value, threshold):\n    return value >= threshold + 1\n"
+    tests = ("from pricing import at_least\n\ndef test_at_threshold():\n    assert at_least(3, 3)\n\n"
+             "def test_far_below():\n    assert not at_least(0, 3)\n")
+    first = repair_project(make_project(tmp_path / "a", source, tests), RepairConfig(workers=2))
+    assert first.repaired and "threshold - 1" in first.patch  # passes the visible tests, but overfits
+    second = repair_project(make_project(tmp_path / "b", source, tests),
+                            RepairConfig(workers=2, excluded_patches=[patch_digest(first.patch)]))
+    assert second.repaired
+    assert second.patch != first.patch and "threshold - 1" not in second.patch

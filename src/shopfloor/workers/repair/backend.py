@@ -6,6 +6,10 @@ node attributes `repair.workspace`, `repair.tests`, `repair.budget`,
 built from `[sandbox]`. The stage directory gets `repair.patch` and
 `repair.json`; the context gets the visible-test figures the brake and later
 nodes read.
+
+A node that runs again in the same run (a scenario or gate rejected its work
+and routed back) starts over from the sources as they were before its first
+run, kept in the stage directory, and never offers the same patch twice.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from shopfloor.workers.repair.search import (
     DEFAULT_CANDIDATE_BUDGET,
     RepairConfig,
     RepairResult,
+    default_sources,
+    patch_digest,
     repair_project,
     sandboxed_python,
 )
@@ -33,6 +39,9 @@ from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S
 
 PATCH_FILE = "repair.patch"
 REPORT_FILE = "repair.json"
+ORIGINALS_DIR = "original-sources"
+#: Context key (per node) listing the digests of every patch this node has produced.
+PRODUCED_KEY = "repair.produced.{}"
 
 
 class RepairSettings(BaseModel):
@@ -78,15 +87,34 @@ class RepairBackend:
         if not workspace.is_dir():
             raise UserError("repair workspace does not exist", where=f"node {node.id}: {workspace}",
                             fix="set repair.workspace (node attribute or [repair] workspace)")
+        produced = list(context.get(PRODUCED_KEY.format(node.id)) or [])
+        self._restore_or_keep_originals(node, workspace, settings.tests, rerun=bool(produced))
         config = RepairConfig(test_args=settings.tests, candidate_budget=settings.budget, seed=settings.seed,
-                              test_timeout_s=settings.test_timeout_s,
+                              test_timeout_s=settings.test_timeout_s, excluded_patches=produced,
                               **({"workers": settings.workers} if settings.workers else {}))
         self.scope.emit("repair.started", {"node_id": node.id, "workspace": str(workspace),
                                            "budget": config.candidate_budget, "seed": config.seed})
         result = repair_project(workspace, config, stop=self.scope.stop_requested,
                                 environment=lambda d: sandboxed_python(d, self.policy))
         self._record(node, result)
-        return self._outcome(node, result)
+        outcome = self._outcome(node, result)
+        if result.patch:
+            outcome.context_updates[PRODUCED_KEY.format(node.id)] = [*produced, patch_digest(result.patch)]
+        return outcome
+
+    def _restore_or_keep_originals(self, node: Node, workspace: Path, tests: list[str], *,
+                                   rerun: bool) -> None:
+        """First run: keep a copy of the editable sources. Re-run: put that copy back."""
+        kept = self.scope.logs_root / node.id / ORIGINALS_DIR
+        if rerun and kept.is_dir():
+            for path in kept.rglob("*.py"):
+                (workspace / path.relative_to(kept)).write_text(path.read_text())
+            self.scope.emit("repair.restarted", {"node_id": node.id, "reason": "earlier patch rejected"})
+            return
+        for rel in default_sources(workspace, tests):
+            target = kept / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text((workspace / rel).read_text())
 
     def _record(self, node: Node, result: RepairResult) -> None:
         stage_dir = self.scope.logs_root / node.id

@@ -33,6 +33,13 @@ _CMP_SWAPS: dict[type[ast.cmpop], list[type[ast.cmpop]]] = {
     ast.Eq: [ast.NotEq], ast.NotEq: [ast.Eq], ast.Is: [ast.IsNot], ast.IsNot: [ast.Is],
     ast.In: [ast.NotIn], ast.NotIn: [ast.In],
 }
+#: Operators grouped from most to least likely to be the fix; the search exhausts a tier first.
+OPERATOR_TIERS: list[frozenset[str]] = [
+    frozenset({"compare", "binop", "boolop", "constant"}),
+    frozenset({"negate", "unary", "operand"}),
+    frozenset({"name"}),
+    frozenset({"delete", "swap", "insert"}),
+]
 _EXPRESSION_ORDER = ["compare", "binop", "boolop", "constant", "unary", "operand"]
 _LOOSE = (ast.BinOp, ast.BoolOp, ast.Compare, ast.UnaryOp, ast.IfExp, ast.Lambda, ast.NamedExpr)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 import itertools
 import os
 import queue
@@ -32,7 +33,7 @@ from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.workers.repair.localize import SuspiciousLine, localize
-from shopfloor.workers.repair.mutate import Mutant, mutants_at
+from shopfloor.workers.repair.mutate import OPERATOR_TIERS, Mutant, mutants_at
 from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S, TestReport, run_tests
 
 #: Candidates evaluated before the search gives up.
@@ -52,6 +53,11 @@ class RepairConfig(BaseModel):
     seed: int = 0
     test_timeout_s: float = Field(DEFAULT_TEST_TIMEOUT_S, gt=0)
     max_suspicious_lines: int = Field(DEFAULT_MAX_SUSPICIOUS_LINES, ge=1)
+    excluded_patches: list[str] = Field(
+        default_factory=list,
+        description="sha256 digests of patches rejected downstream (by sealed scenarios): never again")
+    load_pytest_plugins: bool = Field(False, description="autoload installed pytest plugins in test runs "
+                                      "(off: faster start-up; turn on when the tests need a plugin)")
 
 
 @dataclass
@@ -85,6 +91,17 @@ def default_sources(project: Path, test_args: list[str]) -> list[str]:
             continue
         out.append(rel)
     return out
+
+
+def unified_patch(original: dict[str, str], current: dict[str, str]) -> str:
+    return "".join(
+        "".join(difflib.unified_diff(original[rel].splitlines(keepends=True),
+                                     current[rel].splitlines(keepends=True), f"a/{rel}", f"b/{rel}"))
+        for rel in sorted(original) if current[rel] != original[rel])
+
+
+def patch_digest(patch: str) -> str:
+    return hashlib.sha256(patch.encode()).hexdigest()
 
 
 def _fitness(report: TestReport) -> int:
@@ -128,20 +145,26 @@ class _Workers:
             env.cleanup()
 
 
-def _evaluate(workers: _Workers, mutant: Mutant, current: dict[str, str], baseline: TestReport,
-              config: RepairConfig) -> TestReport | None:
+def _evaluate(workers: _Workers, mutant: Mutant, original: dict[str, str], current: dict[str, str],
+              baseline: TestReport, config: RepairConfig) -> TestReport | None:
     """Full report when the candidate improves on `baseline`, else None. Stage one re-runs only
-    the failing tests: if none of them now passes, the candidate cannot improve."""
+    the failing tests: if none of them now passes, the candidate cannot improve. A program that
+    passes everything but was already rejected downstream is no improvement."""
     env = workers.idle.get()
     target = Path(env.working_directory()) / mutant.path
     try:
         target.write_text(mutant.source)
-        first = run_tests(env, list(baseline.failed_node_ids), timeout_s=config.test_timeout_s)
+        first = run_tests(env, list(baseline.failed_node_ids), timeout_s=config.test_timeout_s,
+                          load_plugins=config.load_pytest_plugins)
         if first.broken or not first.passed:
             return None
-        report = run_tests(env, config.test_args, timeout_s=config.test_timeout_s)
+        report = run_tests(env, config.test_args, timeout_s=config.test_timeout_s,
+                           load_plugins=config.load_pytest_plugins)
         improves = (not report.broken and baseline.passed <= report.passed
                     and _fitness(report) > _fitness(baseline))
+        if improves and report.all_passed and config.excluded_patches:
+            candidate = {**current, mutant.path: mutant.source}
+            improves = patch_digest(unified_patch(original, candidate)) not in config.excluded_patches
         return report if improves else None
     finally:
         target.write_text(current[mutant.path])
@@ -150,15 +173,23 @@ def _evaluate(workers: _Workers, mutant: Mutant, current: dict[str, str], baseli
 
 def _candidates(ranked: list[SuspiciousLine], current: dict[str, str], config: RepairConfig,
                 rng: random.Random) -> Iterator[Mutant]:
+    """Cheap operator edits at every suspicious line before any statement-level edit anywhere.
+
+    Most real defects are a wrong operator or constant, so a tier is exhausted across
+    the top lines (most suspicious first) before the next, more disruptive tier starts.
+    """
     top = ranked[: config.max_suspicious_lines]
     # Equally suspicious lines are visited in seeded order; better scores always come first.
     keyed = sorted(top, key=lambda s: (-s.score, rng.random()))
-    for spot in keyed:
-        yield from mutants_at(spot.path, current[spot.path], spot.line, rng)
+    per_line = [list(mutants_at(spot.path, current[spot.path], spot.line, rng)) for spot in keyed]
+    for tier in OPERATOR_TIERS:
+        for mutants in per_line:
+            yield from (m for m in mutants if m.operator in tier)
 
 
 def _first_improvement(pool: ThreadPoolExecutor, workers: _Workers, stream: Iterator[Mutant],
-                       current: dict[str, str], baseline: TestReport, config: RepairConfig,
+                       original: dict[str, str], current: dict[str, str], baseline: TestReport,
+                       config: RepairConfig,
                        budget: int, stop: threading.Event | None,
                        ) -> tuple[tuple[Mutant, TestReport] | None, int]:
     """Evaluate the stream in parallel batches until a candidate improves; return it and the count spent."""
@@ -167,7 +198,7 @@ def _first_improvement(pool: ThreadPoolExecutor, workers: _Workers, stream: Iter
         batch = list(itertools.islice(stream, min(config.workers * 2, budget - spent)))
         if not batch:
             break
-        results = list(pool.map(lambda m: _evaluate(workers, m, current, baseline, config), batch))
+        results = list(pool.map(lambda m: _evaluate(workers, m, original, current, baseline, config), batch))
         spent += len(batch)
         for mutant, result in zip(batch, results, strict=True):
             if result is not None:
@@ -194,12 +225,13 @@ def repair_project(project: Path, config: RepairConfig | None = None, *,
 
     with tempfile.TemporaryDirectory(prefix="shopfloor-repair-") as tmp, \
             contextlib.closing(_Workers(project, config.workers, Path(tmp), environment)) as workers:
-        initial, ranked = localize(workers.all[0], config.test_args, sources, timeout_s=config.test_timeout_s)
+        initial, ranked = localize(workers.all[0], config.test_args, sources, timeout_s=config.test_timeout_s,
+                                   load_plugins=config.load_pytest_plugins)
         report, edits, evaluated = initial, [], 0
         with ThreadPoolExecutor(config.workers) as pool:
             while ranked and not report.all_passed and evaluated < config.candidate_budget:
                 stream = _candidates(ranked, current, config, rng)
-                accepted, spent = _first_improvement(pool, workers, stream, current, report, config,
+                accepted, spent = _first_improvement(pool, workers, stream, original, current, report, config,
                                                      config.candidate_budget - evaluated, stop)
                 evaluated += spent
                 if accepted is None:
@@ -210,12 +242,10 @@ def repair_project(project: Path, config: RepairConfig | None = None, *,
                 workers.write_everywhere(mutant.path, mutant.source)
                 if not report.all_passed:
                     report, ranked = localize(workers.all[0], config.test_args, sources,
-                                              timeout_s=config.test_timeout_s)
+                                              timeout_s=config.test_timeout_s,
+                                              load_plugins=config.load_pytest_plugins)
 
-    patch = "".join(
-        "".join(difflib.unified_diff(original[rel].splitlines(keepends=True),
-                                     current[rel].splitlines(keepends=True), f"a/{rel}", f"b/{rel}"))
-        for rel in sources if current[rel] != original[rel])
+    patch = unified_patch(original, current)
     for rel in sources:
         if current[rel] != original[rel]:
             (project / rel).write_text(current[rel])

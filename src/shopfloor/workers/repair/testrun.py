@@ -78,7 +78,7 @@ def pytest_command(test_args: list[str], junit: str, *, coverage_rc: str | None 
 
 
 def run_tests(env: ExecutionEnvironment, test_args: list[str], *, timeout_s: float = DEFAULT_TEST_TIMEOUT_S,
-              coverage_rc: str | None = None) -> TestReport:
+              coverage_rc: str | None = None, load_plugins: bool = False) -> TestReport:
     """Run pytest in `env`'s working directory; a timeout kills the whole process tree.
 
     The report is written inside the workspace because a sandbox has a private /tmp.
@@ -88,7 +88,8 @@ def run_tests(env: ExecutionEnvironment, test_args: list[str], *, timeout_s: flo
     junit.unlink(missing_ok=True)
     result = env.exec_command(shlex.join(pytest_command(test_args, JUNIT_NAME, coverage_rc=coverage_rc)),
                               timeout_ms=int(timeout_s * 1000),
-                              env_vars={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(workdir)})
+                              env_vars={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(workdir),
+                                        **({} if load_plugins else {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})})
     try:
         if result.timed_out:
             return TestReport(broken=f"timed out after {timeout_s:g}s")
