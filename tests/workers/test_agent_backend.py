@@ -97,7 +97,13 @@ def test_provider_defaults_to_the_configured_one_and_effort_to_high(
 def test_turn_limit_fails_the_node(server: ScriptedLLMServer, scope: Any, workspace: Path) -> None:
     server.push(Reply(tool_calls=[ToolUse("shell", {"command": "true"})]))
     backend = create_backend(
-        scope, {"workspace": str(workspace), "environment": "local", "max_turns": 1, "provider": "openai"}
+        scope,
+        {
+            "workspace": str(workspace),
+            "environment": "local",
+            "session": {"max_turns": 1},
+            "provider": "openai",
+        },
     )
     outcome = backend.run(Node("n"), "loop", Context())
     assert isinstance(outcome, Outcome) and outcome.status == StageStatus.FAIL
@@ -151,8 +157,12 @@ def test_unknown_provider_and_bad_settings_are_user_errors(
     backend = create_backend(scope, {"workspace": str(workspace), "environment": "local"})
     with pytest.raises(UserError, match="unknown provider 'mistral'"):
         backend.run(Node("n", {"llm_provider": "mistral"}), "x", Context())
-    with pytest.raises(UserError, match="invalid agent settings"):
-        create_backend(scope, {"max_turns": -1})
+    with pytest.raises(
+        UserError, match=r"\[agent.session.max_turns\] \(or backend option\): invalid agent setting"
+    ):
+        create_backend(scope, {"session": {"max_turns": -1}})
+    with pytest.raises(UserError, match="node n reasoning_effort: reasoning_effort must be one of"):
+        backend.run(Node("n", {"reasoning_effort": "extreme", "llm_provider": "openai"}), "x", Context())
 
 
 def test_copy_on_write_mode_works_in_a_run_workspace_kept_as_a_candidate(

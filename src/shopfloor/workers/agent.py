@@ -17,7 +17,7 @@ import importlib
 import threading
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shopfloor.agent.config import SessionConfig
 from shopfloor.agent.events import SessionEvent
@@ -46,8 +46,16 @@ STOP_POLL_S = 0.2
 SESSION_PLUGINS: list[str] = ["shopfloor.govern.wiring:govern_session"]
 
 
+def _node_session_defaults() -> SessionConfig:
+    return SessionConfig(max_turns=DEFAULT_NODE_MAX_TURNS)
+
+
 class AgentSettings(BaseModel):
-    """`[agent]` in shopfloor.toml; backend options of the same names take precedence."""
+    """`[agent]` in shopfloor.toml; backend options of the same names take precedence.
+
+    `[agent.session]` takes any SessionConfig key (max_turns, tool_output_limits,
+    loop_detection_window, max_subagent_depth, ...); a node's reasoning_effort wins over it.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -57,10 +65,13 @@ class AgentSettings(BaseModel):
     workspace: str | None = None
     workspace_mode: str = "direct"
     revision: str = "HEAD"
-    max_turns: int = Field(DEFAULT_NODE_MAX_TURNS, ge=0)
-    max_tool_rounds_per_input: int = Field(0, ge=0)
-    default_command_timeout_ms: int | None = Field(None, gt=0)
-    user_instructions: str = ""
+    session: SessionConfig = Field(default_factory=_node_session_defaults)
+
+    @field_validator("session", mode="before")
+    @classmethod
+    def _node_defaults(cls, value: Any) -> Any:
+        # keys left out of [agent.session] keep the node defaults (max_turns=200), not SessionConfig's
+        return {"max_turns": DEFAULT_NODE_MAX_TURNS, **value} if isinstance(value, dict) else value
 
 
 class AgentBackend:
@@ -69,10 +80,12 @@ class AgentBackend:
         merged = {**scope.config.data.get("agent", {}), **{k: v for k, v in options.items() if v is not None}}
         try:
             self.settings = AgentSettings.model_validate(merged)
-        except ValueError as exc:
-            raise UserError(f"invalid agent settings: {exc}".splitlines()[0],
-                            where="[agent] / backend options",
-                            fix="see docs/agent.md for the [agent] keys") from None
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in ("agent", *error["loc"]))
+            message = error["msg"].removeprefix("Value error, ")
+            raise UserError(f"invalid agent setting: {message}", where=f"[{where}] (or backend option)",
+                            fix="see the [agent] section in docs/agent.md") from None
         self._client = client
         self._env: ExecutionEnvironment | None = None
 
@@ -108,13 +121,15 @@ class AgentBackend:
         except ValueError as exc:
             raise UserError(str(exc), where=f"node {node.id}",
                             fix="set llm_provider/llm_model on the node or in the model_stylesheet") from None
-        config = SessionConfig(
-            max_turns=self.settings.max_turns,
-            max_tool_rounds_per_input=self.settings.max_tool_rounds_per_input,
-            reasoning_effort=node.str_attr("reasoning_effort") or DEFAULT_NODE_REASONING_EFFORT,
-            user_instructions=self.settings.user_instructions)
-        if self.settings.default_command_timeout_ms:
-            config.default_command_timeout_ms = self.settings.default_command_timeout_ms
+        effort = (node.str_attr("reasoning_effort") or self.settings.session.reasoning_effort
+                  or DEFAULT_NODE_REASONING_EFFORT)
+        try:
+            config = self.settings.session.model_copy()
+            config.reasoning_effort = effort  # validated on assignment
+        except ValidationError as exc:
+            raise UserError(exc.errors()[0]["msg"].removeprefix("Value error, "),
+                            where=f"node {node.id} reasoning_effort",
+                            fix="use low, medium or high") from None
 
         def forward(event: SessionEvent) -> None:
             self.scope.emit(f"agent.{event.kind.value}", {**event.to_dict(), "node_id": node.id})
