@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shopfloor.config import ProjectFile
+from shopfloor.errors import UserError
 from shopfloor.release.deploy import Releaser
 from shopfloor.release.errors import EXIT_IN_FLIGHT, EXIT_KEY_REUSED, RequestInFlight
 from shopfloor.release.ledger import Ledger
@@ -150,6 +152,8 @@ def test_canary_promotes_and_rollback_restores_the_last_known_good(project: Path
     assert rolled["kind"] == "rollback" and rolled["digest"] == v1
     assert rolled["traffic"] == [{"digest": v1, "role": "stable", "weight": 100}]
     assert _get(second["proxy_port"]).text == "v1\n"
+    with pytest.raises(UserError, match="no earlier known good release"):  # v2 was rolled away from
+        releaser.last_known_good("web")
 
     history = subprocess.run([*shopfloor_cmd, "releases", "--target", "web", "--json"], capture_output=True,
                              text=True, cwd=project, check=True)

@@ -24,6 +24,7 @@ same payload returns the first result, with a different payload is refused
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
 import threading
@@ -331,16 +332,19 @@ class Releaser:
             return self._drive(dep).result
 
     def last_known_good(self, target: str) -> str:
+        """The newest release that served as stable before the current one and was not rolled back
+        from (a release someone rolled away from is not "known good")."""
         good = [d for d in self.ledger.deployments(target) if d.state == "succeeded"]
         if not good:
             raise UserError(f"target {target!r} has no successful release to roll back to", where=target,
                             fix="pass --to DIGEST")
+        abandoned = {prev.digest for prev, dep in itertools.pairwise(good) if dep.kind == "rollback"}
         current = good[-1].digest
         for dep in reversed(good):
-            if dep.digest != current:
+            if dep.digest != current and dep.digest not in abandoned:
                 return dep.digest
-        raise UserError(f"target {target!r} has had only one release ({current[:12]})", where=target,
-                        fix="pass --to DIGEST to choose another artifact")
+        raise UserError(f"target {target!r} has no earlier known good release than {current[:12]}",
+                        where=target, fix="pass --to DIGEST to choose another artifact")
 
     def history(self, target: str) -> dict[str, Any]:
         self.recover()
