@@ -303,3 +303,16 @@ def test_fan_in_with_a_prompt_lets_the_backend_pick(tmp_path: Path) -> None:
     result = run_pipeline(graph, logs_root=tmp_path / "r", backend=Judge())
     assert result.context["parallel.fan_in.best_id"] == "gamma", "the heuristic alone would pick alpha"
     assert (tmp_path / "r" / "join" / "response.md").read_text().startswith("gamma")
+
+
+def test_nested_parallel_blocks_join_at_their_own_fan_in(tmp_path: Path) -> None:
+    graph = fan_graph({"solo": {}})
+    graph.nodes.update({"inner": Node("inner", {"shape": "component"}), "y": Node("y"), "z": Node("z"),
+                        "inner_join": Node("inner_join", {"shape": "tripleoctagon"})})
+    graph.edges += [Edge("fan", "inner"), Edge("inner", "y"), Edge("inner", "z"), Edge("y", "inner_join"),
+                    Edge("z", "inner_join"), Edge("inner_join", "join")]
+    result = run_pipeline(graph, logs_root=tmp_path / "r")
+    assert result.status == "success"
+    assert {"solo", "inner", "y", "z", "inner_join", "join"} <= set(result.completed_nodes)
+    assert result.completed_nodes[-2:] == ["join", "end"]
+    assert result.node_outcomes["inner_join"] == "success"

@@ -65,7 +65,11 @@ class BranchResult:
 
 
 def find_join_node(graph: Graph, branches: list[Edge]) -> str:
-    """The nearest fan-in node that every branch reaches (breadth-first); "" when they do not converge."""
+    """The nearest fan-in node that every branch reaches (breadth-first); "" when they do not converge.
+
+    The search walks through fan-in nodes, so a branch holding a nested
+    parallel block still reaches the outer join past its inner one.
+    """
     reach: list[dict[str, int]] = []
     for edge in branches:
         seen: dict[str, int] = {}
@@ -75,8 +79,6 @@ def find_join_node(graph: Graph, branches: list[Edge]) -> str:
             if node_id in seen or node_id not in graph.nodes:
                 continue
             seen[node_id] = depth
-            if graph.nodes[node_id].handler_type == FAN_IN_TYPE:
-                continue
             queue.extend((e.target, depth + 1) for e in graph.outgoing(node_id))
         reach.append({n: d for n, d in seen.items() if graph.nodes[n].handler_type == FAN_IN_TYPE})
     common = set(reach[0]).intersection(*reach[1:]) if reach else set()
@@ -160,7 +162,7 @@ class ParallelHandler:
                 result.status = CANCELLED
                 break
             node = graph.nodes[current]
-            if node.handler_type in ("exit", FAN_IN_TYPE):
+            if node.handler_type == "exit":
                 break
             key = f"{step}.{index}.{position}"
             context.set(STEP_KEY, key)  # a nested parallel node keys its own branches under this one
@@ -173,6 +175,12 @@ class ParallelHandler:
             result.status, result.notes, result.failure_reason = (
                 outcome.status.value, outcome.notes, outcome.failure_reason)
             result.last_node = node.id
+            is_parallel = node.handler_type == "parallel"
+            nested_results = outcome.context_updates.get(RESULTS_KEY, []) if is_parallel else []
+            for nested in nested_results:
+                for nested_node in nested.get("completed_nodes", []):
+                    result.completed_nodes.append(nested_node)
+                    result.node_outcomes[nested_node] = nested.get("node_outcomes", {}).get(nested_node, "")
             context.apply_updates(outcome.context_updates)
             result.updates.update({k: v for k, v in outcome.context_updates.items()
                                    if not k.startswith(("internal.", "parallel."))})
