@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 
+import boto3
 import httpx
 import pytest
 from jira import JIRA, JIRAError
@@ -14,7 +15,13 @@ from okta.client import Client
 from shopfloor.errors import UserError
 from shopfloor.twins.chaos import ChaosEngine, TwinChaos, load_chaos
 from shopfloor.twins.server import TwinServer
-from tests.support.twins import JIRA_API_TOKEN, JIRA_EMAIL, OKTA_API_TOKEN
+from tests.support.twins import (
+    AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY,
+    JIRA_API_TOKEN,
+    JIRA_EMAIL,
+    OKTA_API_TOKEN,
+)
 from tests.twins.notes_twin import TOKEN, NotesTwin
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -189,3 +196,35 @@ def test_engine_draws_are_reproducible() -> None:
         [(d.fault, round(d.delay_s, 6)) for d in (e.decide("GET", "/a") for _ in range(50))] for e in engines
     ]
     assert runs[0] == runs[1] and {"error", "reset", None} <= {f for f, _ in runs[0]}
+
+
+def test_jira_and_boto3_retry_through_their_vendors_throttles(twin_fleet) -> None:
+    burst = {"rate_limit": {"rate": 1.0, "burst": 1, "retry_after_s": 0, "quiet": 100}}
+    fleet = twin_fleet(
+        ["jira", "aws"],
+        chaos={
+            "twins": {
+                "jira": {"routes": {"POST /rest/api/*/issue": burst}},
+                "aws": {"routes": {"PUT /*": burst}},
+            }
+        },
+    )
+    jira = JIRA(server=fleet["jira"].url, basic_auth=(JIRA_EMAIL, JIRA_API_TOKEN), max_retries=1)
+    assert (
+        jira.create_issue(project="OPS", summary="x", issuetype={"name": "Task"}, prefetch=False).key
+        == "OPS-1"
+    )
+    posts = fleet["jira"].twin.journal.entries(method="POST", path="/rest/api/2/issue")
+    assert [(e.status, e.fault) for e in posts] == [(429, "rate_limit"), (201, None)]
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=fleet["aws"].url,
+        region_name="us-east-1",
+        aws_access_key_id=AWS_ACCESS_KEY_ID,
+        aws_secret_access_key=AWS_SECRET_ACCESS_KEY,
+    )
+    s3.create_bucket(Bucket="bkt")  # PUT /bkt: throttled once (503 SlowDown), retried by botocore
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["bkt"]
+    puts = fleet["aws"].twin.journal.entries(method="PUT", path="/bkt")
+    assert [(e.status, e.fault) for e in puts] == [(503, "rate_limit"), (200, None)]
