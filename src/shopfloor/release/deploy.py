@@ -264,8 +264,11 @@ class Releaser:
         return dep
 
     def _analyze(self, dep: Deployment, target: TargetConfig, client: TargetClient) -> Deployment:
+        client.ensure_running(target)
         info = client.state()
         canary = info["backends"].get("canary")
+        if not canary or canary["deployment_id"] != dep.id:  # the daemon restarted and lost it: start over
+            return self._move(dep, "provisioning", step=0, detail={"reason": "canary lost"})
         env = {"SHOPFLOOR_PROXY_URL": f"http://127.0.0.1:{info['proxy_port']}",
                "SHOPFLOOR_CANARY_URL": f"http://127.0.0.1:{canary['port']}" if canary else "",
                "SHOPFLOOR_RELEASE_DIGEST": dep.digest, "SHOPFLOOR_TARGET": dep.target}

@@ -134,8 +134,13 @@ class TargetClient:
             raise TargetUnavailable(f"target {self.name!r} is not running", where=str(self.dir),
                                     fix=f"deploy to it: shopfloor deploy DIGEST --target {self.name}")
         url = f"http://127.0.0.1:{info['control_port']}{path}"
-        resp = _http().request(method, url, json=body if method == "POST" else None, timeout=timeout)
-        data: dict[str, Any] = resp.json()
+        try:
+            resp = _http().request(method, url, json=body if method == "POST" else None, timeout=timeout)
+            data: dict[str, Any] = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise TargetUnavailable(f"target {self.name!r} did not answer {method} {path}: {exc}",
+                                    where=str(self.dir / "daemon.log"),
+                                    fix="run the command again; the deployment resumes") from None
         if resp.status_code >= 400:
             data["status_code"] = resp.status_code
         return data
