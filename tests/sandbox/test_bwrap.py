@@ -120,3 +120,56 @@ def test_policy_comes_from_the_sandbox_section_with_documented_defaults(tmp_path
     config.write_text("[sandbox]\nmemroy_mb = 512\n")
     with pytest.raises(UserError, match=r"\[sandbox\]\.memroy_mb"):
         SandboxPolicy.from_config(ProjectFile.load(config))
+
+
+def test_parallel_commands_in_one_sandbox_keep_their_own_output(open_sandbox) -> None:
+    env = open_sandbox()
+    results: dict[int, object] = {}
+
+    def work(i: int) -> None:
+        results[i] = env.exec_command(f"sleep 0.2; echo out-{i}; echo err-{i} >&2; exit {i}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    for i in range(4):
+        result = results[i]
+        assert (result.stdout, result.stderr, result.exit_code) == (f"out-{i}\n", f"err-{i}\n", i)  # type: ignore[attr-defined]
+
+
+def test_kill_all_from_another_process_stops_the_sandbox(tmp_path: Path, workspace: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    import uuid
+
+    from tests.support.sandbox import processes_with_argument
+
+    marker = f"{time.time_ns() % 10**6}.{uuid.uuid4().int % 1000}"
+    script = textwrap.dedent(f"""
+        from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
+        env = SandboxedExecutionEnvironment({str(workspace)!r})
+        env.initialize()
+        print("ready", flush=True)
+        result = env.exec_command("sleep {marker}", timeout_ms=60_000)
+        print(result.exit_code, flush=True)
+    """)
+    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    try:
+        assert host.stdout is not None and host.stdout.readline() == "ready\n"
+        deadline = time.monotonic() + 10
+        while not processes_with_argument(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert kill_all() == 1  # same SHOPFLOOR_HOME, different process: the emergency stop
+        assert host.stdout.readline() == "137\n"
+        deadline = time.monotonic() + 5
+        while processes_with_argument(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)  # SIGKILLed processes may take a moment to finish exiting
+        assert processes_with_argument(marker) == []
+    finally:
+        host.kill()
+        host.wait()

@@ -15,6 +15,7 @@ from shopfloor.sandbox.environment import (
     LocalExecutionEnvironment,
 )
 from shopfloor.sandbox.files import GrepOptions
+from shopfloor.sandbox.process import DEFAULT_KILL_GRACE_S
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_implements_the_protocol_and_reports_metadata(env: LocalExecutionEnviron
     assert env.working_directory() == str(tmp_path.resolve())
     assert env.platform() == "linux"
     assert env.os_version().startswith("Linux ")
-    assert DEFAULT_COMMAND_TIMEOUT_MS == 10_000
+    assert DEFAULT_COMMAND_TIMEOUT_MS == 10_000 and DEFAULT_KILL_GRACE_S == 2.0  # spec 5.4
 
 
 def test_file_operations_resolve_relative_to_the_working_directory(env: LocalExecutionEnvironment,
