@@ -8,7 +8,14 @@ from shopfloor.pipeline.prepare import Preparer
 
 def rules_hit(source: str) -> list[tuple[str, str | None]]:
     diagnostics = Preparer(rules=handler_rules()).check(source).diagnostics
-    names = {rule.name for rule in handler_rules()} | {"simulate_script", "tool_command", "manager_child"}
+    names = {
+        "handler_policy",
+        "handler_attribute",
+        "simulate_script",
+        "tool_command",
+        "manager_child",
+        "parallel_join",
+    }
     return sorted((d.rule, d.node_id) for d in diagnostics if d.rule in names)
 
 
@@ -37,7 +44,17 @@ def test_each_bad_attribute_is_reported() -> None:
         ("handler_policy", "a"),
         ("handler_policy", "fan"),
         ("manager_child", "m"),
+        ("parallel_join", "fan"),
         ("simulate_script", "a"),
         ("simulate_script", "a"),
         ("tool_command", "t"),
     ]
+
+
+def test_parallel_branches_that_never_meet_are_reported() -> None:
+    hits = rules_hit(
+        'digraph G { start [shape=Mdiamond]; fan [shape=component]; a [prompt="a"]; '
+        'b [prompt="b"]; done [shape=Msquare]; start -> fan; fan -> a; fan -> b; a -> done; '
+        "b -> done }"
+    )
+    assert hits == [("parallel_join", "fan")]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from shopfloor.pipeline.diagnostics import Diagnostic, Severity
 from shopfloor.pipeline.graph import Graph, Node
-from shopfloor.pipeline.handlers.parallel import ERROR_POLICIES, JOIN_POLICIES
+from shopfloor.pipeline.handlers.parallel import ERROR_POLICIES, JOIN_POLICIES, find_join_node
 from shopfloor.pipeline.lint_rules import FunctionRule, LintRule
 from shopfloor.pipeline.node_attrs import as_seconds
 from shopfloor.pipeline.outcome import StageStatus
@@ -84,6 +84,10 @@ def wiring(graph: Graph) -> Iterable[Diagnostic]:
         if kind == "tool" and not node.str_attr("tool_command"):
             yield _problem("tool_command", node, "tool_command", "tool node has no tool_command",
                            'add tool_command="…" (it runs with /bin/sh -c)')
+        branches = graph.outgoing(node.id)
+        if kind == "parallel" and branches and not find_join_node(graph, branches):
+            yield _problem("parallel_join", node, "shape", "the branches of this parallel node never meet",
+                           "lead every branch to one fan-in node (shape=tripleoctagon)")
         autostart = str(node.get("stack.child_autostart", "true")).lower() != "false"
         has_child = node.get("stack.child_dotfile") or graph.get("stack.child_dotfile")
         if kind == "stack.manager_loop" and autostart and not has_child:

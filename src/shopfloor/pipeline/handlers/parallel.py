@@ -110,6 +110,9 @@ class ParallelHandler:
             raise UserError(f"max_parallel must be at least 1, got {max_parallel}", where=f"node {node.id}",
                             fix="set max_parallel=1 or more")
         join = find_join_node(graph, branches)
+        if not join:
+            return Outcome(StageStatus.FAIL, failure_reason=(
+                f"the branches of parallel node {node.id} do not converge on a fan-in node"))
         step = context.get_string(STEP_KEY, "0")
         executor = NodeExecutor(self.registry, self.events, self.stop_event)
         cancel = threading.Event()
