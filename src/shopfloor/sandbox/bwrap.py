@@ -1,5 +1,10 @@
 """`SandboxedExecutionEnvironment`: every command runs inside bubblewrap.
 
+The environment starts one sandbox (`instance.SandboxInstance`) whose
+supervisor forks each command in its own session; a sandbox that dies is
+replaced on the next command. This module builds the bubblewrap command line
+from a `SandboxPolicy` and attributes each command's end to a limit.
+
 Isolation model (docs/sandbox.md has the long form):
 
 - filesystem: the host root is bound read-only; the workspace is the only
@@ -9,7 +14,7 @@ Isolation model (docs/sandbox.md has the long form):
   over themselves inside the workspace;
 - namespaces: new user (uid 1000, no capabilities, no nested user namespaces),
   PID, IPC, UTS and network namespaces; bubblewrap dies with its parent and
-  starts the command in a new session;
+  starts the supervisor in a new session;
 - network: the namespace has only `lo`. Allowed loopback ports are bridged
   through Unix sockets (`forward.py`); nothing else is reachable;
 - environment: rebuilt from an allow-list; HOME and TMPDIR point at /tmp;

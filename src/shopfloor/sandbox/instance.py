@@ -3,8 +3,9 @@
 `SandboxInstance.start()` launches bubblewrap (joined to the sandbox's cgroup
 before it execs), waits for the supervisor's "ready", and registers the
 sandbox for the emergency stop. `exec()` hands the supervisor a command plus
-the write ends of two fresh pipes and collects its output with the same
-timeout/kill logic as host commands. `stop()` kills the whole tree.
+the write ends of three fresh pipes (stdout, stderr, exit status) and collects
+them with the same timeout/kill logic as host commands. `stop()` kills the
+whole tree.
 """
 
 from __future__ import annotations
