@@ -663,3 +663,17 @@ def test_abort_cancels_the_llm_call_and_closes_running_subagents(anthropic_agent
     assert child.session.state == SessionState.CLOSED and not session.subagents.agents
     ends = [e.session_id for e in anthropic_agent.of_kind("session_end")]
     assert ends == [child.session.id, session.id]  # children are cleaned up before the parent ends
+
+
+def test_a_second_submit_while_processing_is_refused(anthropic_agent: AgentHarness) -> None:
+    from shopfloor.agent.session import SessionBusyError
+
+    anthropic_agent.server.push(Reply(text="slow", delay=0.5))
+    session = anthropic_agent.session()
+    worker = threading.Thread(target=session.submit, args=("first",))
+    worker.start()
+    time.sleep(0.1)
+    with pytest.raises(SessionBusyError, match="use steer\\(\\) or follow_up\\(\\)"):
+        session.submit("second")
+    worker.join(5)
+    assert session.state == SessionState.IDLE

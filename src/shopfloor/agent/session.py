@@ -82,6 +82,10 @@ class SessionClosedError(RuntimeError):
     """submit() on a session that was closed or aborted."""
 
 
+class SessionBusyError(RuntimeError):
+    """submit() while another submit() of the same session is still running."""
+
+
 @dataclass
 class SessionResult:
     """How one submit() ended: completed, awaiting_input, turn_limit, aborted or error."""
@@ -199,8 +203,13 @@ class Session:
 
     def submit(self, user_input: str) -> SessionResult:
         """Run the agentic loop on `user_input`, then on queued follow-ups; return how it ended."""
-        if self.state == SessionState.CLOSED:
-            raise SessionClosedError(f"session {self.id} is closed")
+        with self._lock:
+            if self.state == SessionState.CLOSED:
+                raise SessionClosedError(f"session {self.id} is closed")
+            if self.state == SessionState.PROCESSING:
+                raise SessionBusyError(f"session {self.id} is already processing an input; use steer() or "
+                                       "follow_up() to add to it")
+            self.state = SessionState.PROCESSING
         result = self._process_input(user_input)
         while result.status in ("completed", "awaiting_input", "turn_limit") and self.followup_queue:
             with self._lock:

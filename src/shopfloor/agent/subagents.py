@@ -161,10 +161,11 @@ class SubAgentManager:
         """Stop the child; its own workspace is discarded, or kept as a candidate when asked."""
         handle = self.get(agent_id)
         handle.session.abort()
+        if handle.workspace is not None:
+            handle.session.env.cleanup()  # its own environment: kill its commands now, not at their timeout
         handle.join(None)
         self.agents.pop(agent_id, None)
         if handle.workspace is not None:
-            handle.session.env.cleanup()
             manager = WorkspaceManager()
             if keep_workspace:
                 manager.keep(handle.workspace.name)
