@@ -118,3 +118,29 @@ def test_bad_seed_sections_are_one_line_user_errors(tmp_path) -> None:
         with pytest.raises(UserError) as err, run_twins(["slack", "jira", "okta"], seed=seed):
             pass
         assert message in err.value.line() and str(seed) in err.value.line(), text
+
+
+def test_custom_twins_run_by_import_path(twin_fleet) -> None:
+    fleet = twin_fleet(
+        ["slack", "tests.twins.notes_twin:NotesTwin"],
+        seed={"notes": {"notes": ["from seed"]}},
+        chaos={"twins": {"notes": {"routes": {"GET /health": {"errors": {"rate": 1.0, "status": 418}}}}}},
+    )
+    assert set(fleet) == {"slack", "notes"}
+    notes = fleet["notes"]
+    listed = httpx.get(notes.url + "/notes", headers=AUTH).json()["notes"]
+    assert [n["text"] for n in listed] == ["from seed"]
+    assert httpx.get(notes.url + "/health").status_code == 418
+
+
+def test_bad_twin_references_are_user_errors() -> None:
+    from shopfloor.errors import UserError
+    from shopfloor.twins.runner import twin_class
+
+    for ref, message in {
+        "nope": "unknown twin 'nope'",
+        "no.such.module:Twin": "cannot load twin",
+        "shopfloor.twins.clock:TwinClock": "is not a Twin subclass",
+    }.items():
+        with pytest.raises(UserError, match=message):
+            twin_class(ref)

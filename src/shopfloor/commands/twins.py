@@ -20,7 +20,9 @@ twins_app = typer.Typer(help="Digital twins of Slack, Jira, Okta and AWS, with c
 
 @twins_app.command("up")
 def up_command(
-    names: list[str] = typer.Argument(None, help="Twins to start (default: all): slack jira okta aws."),
+    names: list[str] = typer.Argument(
+        None, help="Twins to start (default: all): slack jira okta aws, or module:TwinClass."
+    ),
     seed: Path | None = typer.Option(None, "--seed", help="YAML/JSON fixtures, one section per twin."),
     chaos: Path | None = typer.Option(None, "--chaos", help="YAML/JSON chaos profile."),
     id_seed: int = typer.Option(0, "--id-seed", help="Seed of the twins' deterministic ids."),

@@ -29,7 +29,7 @@ from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.handler import HandlerRegistry
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
-from shopfloor.twins.runner import RunningTwin, TwinFleet, run_twins
+from shopfloor.twins.runner import RunningTwin, TwinFleet, run_twins, twin_class
 
 HANDLER_TYPE = "shopfloor.twins"
 
@@ -71,7 +71,9 @@ class TwinsHandler:
                     where=node.id,
                     fix='add twins="slack,jira" to the node or `start = [...]` under [twins]',
                 )
-            missing = [n for n in dict.fromkeys(names) if n not in self.running]
+            refs = list(dict.fromkeys(names))
+            keys = {ref: twin_class(ref).name for ref in refs}  # "module:Class" twins run under their name
+            missing = [ref for ref in refs if keys[ref] not in self.running]
             if missing:
                 fleet: TwinFleet = self.scope.resources.enter_context(
                     run_twins(
@@ -86,7 +88,7 @@ class TwinsHandler:
                 self.scope.resources.callback(self._save_journals, dict(fleet), logs_root / node.id)
         except UserError as exc:
             return Outcome(StageStatus.FAIL, failure_reason=exc.line())
-        started = TwinFleet({n: self.running[n] for n in dict.fromkeys(names)})
+        started = TwinFleet({keys[ref]: self.running[keys[ref]] for ref in refs})
         described = started.describe()
         stage_dir = logs_root / node.id
         stage_dir.mkdir(parents=True, exist_ok=True)

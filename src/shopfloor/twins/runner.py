@@ -5,7 +5,9 @@
 
 The seed file is YAML or JSON with one section per twin (`slack:`, `jira:`, ...);
 each twin documents its own section. Every twin is served on its own loopback
-port and stopped when the block exits, whatever happens inside it.
+port and stopped when the block exits, whatever happens inside it. Besides the
+built-in names, a twin may be named by import path, `package.module:TwinClass`;
+it then runs (and takes seed and chaos sections) under its class's `name`.
 """
 
 from __future__ import annotations
@@ -32,15 +34,27 @@ BUILTIN_TWINS: dict[str, str] = {
 
 
 def twin_class(name: str) -> type[Twin]:
-    target = BUILTIN_TWINS.get(name)
+    """A built-in twin by name, or any Twin subclass by `module:Class`."""
+    target = BUILTIN_TWINS.get(name) or (name if ":" in name else None)
     if target is None:
-        raise UserError(f"unknown twin {name!r}", fix=f"choose from: {', '.join(BUILTIN_TWINS)}")
+        raise UserError(
+            f"unknown twin {name!r}", fix=f"choose from: {', '.join(BUILTIN_TWINS)}, or give module:TwinClass"
+        )
     module, _, attr = target.partition(":")
-    cls: type[Twin] = getattr(importlib.import_module(module), attr)
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(
+            f"cannot load twin {name!r}: {exc}", fix="check the module path and class name"
+        ) from None
+    if not (isinstance(cls, type) and issubclass(cls, Twin)):
+        raise UserError(f"{name!r} is not a Twin subclass", fix="subclass shopfloor.twins.framework.Twin")
     return cls
 
 
-def load_seed(source: Mapping[str, Any] | Path | str | None) -> tuple[dict[str, Any], str]:
+def load_seed(
+    source: Mapping[str, Any] | Path | str | None, known: Sequence[str] = tuple(BUILTIN_TWINS)
+) -> tuple[dict[str, Any], str]:
     """The per-twin fixture sections of a seed file or mapping, and where they came from."""
     if source is None:
         return {}, "seed"
@@ -54,12 +68,12 @@ def load_seed(source: Mapping[str, Any] | Path | str | None) -> tuple[dict[str, 
             where=where,
             fix="write e.g. `slack: {users: [...]}` at the top level",
         )
-    unknown = sorted(set(source) - set(BUILTIN_TWINS))
+    unknown = sorted(set(source) - set(known))
     if unknown:
         raise UserError(
             f"unknown twin section {unknown[0]!r}",
             where=where,
-            fix=f"sections are twin names: {', '.join(BUILTIN_TWINS)}",
+            fix=f"sections are twin names: {', '.join(known)}",
         )
     return dict(source), where
 
@@ -139,7 +153,7 @@ class TwinFleet(Mapping[str, RunningTwin]):
 
 
 def start_twin(
-    name: str,
+    cls: type[Twin],
     *,
     fixture: Mapping[str, Any] | None = None,
     chaos: ChaosProfile | None = None,
@@ -147,7 +161,7 @@ def start_twin(
     host: str = DEFAULT_HOST,
     where: str = "seed",
 ) -> RunningTwin:
-    cls = twin_class(name)
+    name = cls.name
     try:
         twin = cls(fixture, seed=id_seed)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -170,20 +184,20 @@ def run_twins(
     host: str = DEFAULT_HOST,
 ) -> Iterator[TwinFleet]:
     """Start the named twins (seeded, with chaos), yield them, stop them all on exit."""
-    for name in names:
-        twin_class(name)  # unknown names fail before anything starts
-    fixtures, where = load_seed(seed)
+    classes = {cls.name: cls for cls in (twin_class(n) for n in names)}  # bad names fail before any start
+    known = list(dict.fromkeys([*BUILTIN_TWINS, *classes]))
+    fixtures, where = load_seed(seed, known)
     profile = load_chaos(chaos)
-    unknown = sorted(set(profile.twins) - set(BUILTIN_TWINS))
+    unknown = sorted(set(profile.twins) - set(known))
     if unknown:
         raise UserError(
-            f"chaos profile names unknown twin {unknown[0]!r}", fix=f"twins are: {', '.join(BUILTIN_TWINS)}"
+            f"chaos profile names unknown twin {unknown[0]!r}", fix=f"twins are: {', '.join(known)}"
         )
     with ExitStack() as stack:
         running: dict[str, RunningTwin] = {}
-        for name in dict.fromkeys(names):
+        for name, cls in classes.items():
             twin = start_twin(
-                name, fixture=fixtures.get(name), chaos=profile, id_seed=id_seed, host=host, where=where
+                cls, fixture=fixtures.get(name), chaos=profile, id_seed=id_seed, host=host, where=where
             )
             stack.callback(twin.server.stop)
             running[name] = twin
