@@ -351,3 +351,19 @@ def test_custom_handler_registered_by_type_runs_from_dot(tmp_path: Path) -> None
     result = run_pipeline(graph, logs_root=tmp_path / "r", handlers={"my_custom_type": custom})
     assert [c[0] for c in custom.calls] == ["x"] and result.status == "success"
     assert json.loads((tmp_path / "r" / "x" / "status.json").read_text())["notes"] == "custom ran"
+
+
+def test_skipped_node_proceeds_and_does_not_count_for_goal_gates(tmp_path: Path) -> None:
+    graph = graph_of(
+        {
+            "start": {"shape": "Mdiamond"},
+            "lint": {"goal_gate": True, "sim.outcome": "skipped"},
+            "ship": {},
+            "end": {"shape": "Msquare"},
+        },
+        [("start", "lint", {}), ("lint", "ship", {}), ("ship", "end", {})],
+    )
+    result = run_pipeline(graph, logs_root=tmp_path / "r", backend=SimulateBackend())
+    assert result.status == "success"
+    assert result.completed_nodes == ["start", "lint", "ship", "end"]
+    assert result.node_outcomes["lint"] == "skipped"

@@ -114,10 +114,13 @@ def is_terminal(node: Node) -> bool:
 
 
 def unsatisfied_goal_gate(graph: Graph, outcomes: dict[str, str]) -> Node | None:
-    """Spec 3.4: the first visited goal-gate node whose last status is not a success."""
+    """Spec 3.4: the first visited goal-gate node whose last status is not a success.
+
+    A skipped node records no outcome (spec 5.2), so a skipped gate neither passes nor blocks.
+    """
     for node_id, status in outcomes.items():
         node = graph.nodes.get(node_id)
-        if node is not None and node.goal_gate and status not in ("success", "partial_success"):
+        if node is not None and node.goal_gate and status not in ("success", "partial_success", "skipped"):
             return node
     return None
 
