@@ -677,3 +677,20 @@ def test_a_second_submit_while_processing_is_refused(anthropic_agent: AgentHarne
         session.submit("second")
     worker.join(5)
     assert session.state == SessionState.IDLE
+
+
+def test_events_are_also_an_async_iterator(anthropic_agent: AgentHarness) -> None:
+    import asyncio
+
+    anthropic_agent.server.push(Reply(text="hi"))
+    session = anthropic_agent.session()
+
+    async def host() -> list[str]:
+        stream = session.aevents()
+        worker = asyncio.create_task(asyncio.to_thread(lambda: (session.submit("hello"), session.close())))
+        kinds = [event.kind.value async for event in stream]
+        await worker
+        return kinds
+
+    kinds = asyncio.run(host())
+    assert kinds[0] == "user_input" and kinds[-2:] == ["processing_end", "session_end"]

@@ -12,11 +12,12 @@ construction (they see SESSION_START) and to `events()` iterators.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -165,6 +166,12 @@ class Session:
     def events(self) -> Iterator[SessionEvent]:
         """Events from now until the session closes (consume from another thread while submit runs)."""
         return self.emitter.subscribe()
+
+    async def aevents(self) -> AsyncIterator[SessionEvent]:
+        """The same stream as `events()`, as an async iterator (spec 2.9) for asyncio hosts."""
+        iterator = self.events()
+        while (event := await asyncio.to_thread(next, iterator, None)) is not None:
+            yield event
 
     def steer(self, message: str) -> None:
         """Inject `message` after the current tool round (or before the next LLM call when idle)."""
