@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopfloor.errors import UserError
 from shopfloor.pipeline.graph import Edge, Graph, Node
 
 FULL, TRUNCATE, COMPACT = "full", "truncate", "compact"
@@ -36,20 +35,16 @@ TRANSIENT_PREFIX = "internal.transient."
 PREAMBLE_KEY = TRANSIENT_PREFIX + "preamble"
 
 
-def check_mode(mode: str, where: str) -> str:
-    if mode not in MODES:
-        raise UserError(f"unknown fidelity {mode!r}", where=where, fix=f"use one of {', '.join(MODES)}")
-    return mode
-
-
 def resolve_fidelity(edge: Edge | None, node: Node, graph: Graph) -> str:
-    """Edge `fidelity`, then node `fidelity`, then graph `default_fidelity`, then compact."""
-    if edge is not None and edge.get("fidelity"):
-        return check_mode(str(edge.get("fidelity")), f"edge {edge.key}")
-    if node.get("fidelity"):
-        return check_mode(str(node.get("fidelity")), f"node {node.id}")
-    if graph.get("default_fidelity"):
-        return check_mode(str(graph.get("default_fidelity")), "graph default_fidelity")
+    """Edge `fidelity`, then node `fidelity`, then graph `default_fidelity`, then compact.
+
+    An unknown mode (the `fidelity_valid` lint rule warns about it) counts as unset.
+    """
+    candidates = (edge.get("fidelity") if edge is not None else None, node.get("fidelity"),
+                  graph.get("default_fidelity"))
+    for value in candidates:
+        if value and str(value) in MODES:
+            return str(value)
     return DEFAULT_FIDELITY
 
 
