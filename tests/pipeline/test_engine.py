@@ -367,3 +367,24 @@ def test_skipped_node_proceeds_and_does_not_count_for_goal_gates(tmp_path: Path)
     assert result.status == "success"
     assert result.completed_nodes == ["start", "lint", "ship", "end"]
     assert result.node_outcomes["lint"] == "skipped"
+
+
+def test_endless_loop_restarts_fail_the_run(tmp_path: Path) -> None:
+    from shopfloor.config import ProjectFile
+    from shopfloor.pipeline.engine import PipelineEngine
+    from shopfloor.pipeline.events import EventBus
+    from shopfloor.pipeline.handler import HandlerRegistry
+    from shopfloor.pipeline.handlers import register_core_handlers
+    from shopfloor.pipeline.interviewer import AutoApproveInterviewer
+    from shopfloor.pipeline.scope import RunScope
+
+    graph = graph_of(
+        {"start": {"shape": "Mdiamond"}, "a": {}, "end": {"shape": "Msquare"}},
+        [("start", "a", {}), ("a", "a", {"loop_restart": True}), ("a", "end", {"condition": "x=1"})],
+    )
+    events = EventBus(tmp_path / "events.jsonl")
+    scope = RunScope("r", tmp_path, ProjectFile(None, {}), AutoApproveInterviewer(), events.emit_raw)
+    registry = register_core_handlers(HandlerRegistry(), scope, events, None)
+    result = PipelineEngine(graph, registry, scope, events, max_restarts=3).run()
+    assert result.status == "fail" and "more than 3 loop_restart" in result.outcome.failure_reason
+    assert result.logs_root == tmp_path / "restart-3"

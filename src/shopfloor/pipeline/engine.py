@@ -226,6 +226,9 @@ class PipelineEngine:
                         return self._finish(state, outcome)
                     return self._finish(state, Outcome(StageStatus.SUCCESS, notes="Pipeline completed"))
                 if nxt.loop_restart:
+                    if state.restart_count >= self.max_restarts:
+                        return self._finish(state, Outcome(StageStatus.FAIL, failure_reason=(
+                            f"run took more than {self.max_restarts} loop_restart edges")))
                     state = self._restart(state, nxt.target)
                     continue
                 state.current, state.incoming = nxt.target, nxt.edge
@@ -322,9 +325,6 @@ class PipelineEngine:
     def _restart(self, state: _State, target: str) -> _State:
         """loop_restart: close this log directory and continue at `target` in a fresh one."""
         number = state.restart_count + 1
-        if number > self.max_restarts:
-            raise UserError(f"pipeline took more than {self.max_restarts} loop_restart edges",
-                            where=f"graph {self.graph.name}", fix="make the loop reach its exit condition")
         new_dir = self.base_dir.restart_dir(number)
         # The old checkpoint names the target, so a crash before the new directory exists can redo this.
         self._save(state, next_node=target, status=cp.RESTARTED, restarted_into=new_dir.root.name)
