@@ -20,8 +20,10 @@ from shopfloor.pipeline.handlers import register_core_handlers
 from shopfloor.pipeline.scope import RunScope
 
 HANDLER_PLUGINS: list[str] = [
+    "shopfloor.workers.workspace",  # shopfloor.workspace
     "shopfloor.release.handlers",  # shopfloor.gate, shopfloor.deploy
     "shopfloor.twins.handler",  # shopfloor.twins
+    "shopfloor.govern.run_hooks",  # no types: makes each run reachable by `shopfloor stop`
 ]
 
 BACKENDS: dict[str, str] = {

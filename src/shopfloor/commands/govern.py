@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from shopfloor.govern.stop import DEFAULT_KILL_AFTER_S
+
 brake_app = typer.Typer(help="The brake: runaway-agent detectors.", no_args_is_help=True)
 
 
@@ -45,5 +47,31 @@ def replay_command(
             typer.echo(f"  {name:<12} fired at event {iv.index}: {iv.reason}{tail}")
 
 
+def stop_command(
+    run_id: str | None = typer.Argument(None, help="The run to stop (see the run registry)."),
+    all_runs: bool = typer.Option(False, "--all", help="Stop every live run and kill leftover sandboxes."),
+    kill_after: float = typer.Option(DEFAULT_KILL_AFTER_S, "--kill-after",
+                                     help="Seconds to wait for a run to stop itself before killing it."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Emergency stop: the run cancels its LLM calls, kills its sandboxes, checkpoints and ends stopped."""
+    from shopfloor.errors import UserError
+    from shopfloor.govern.stop import stop_runs
+
+    if (run_id is None) == (not all_runs):
+        raise UserError("name one run or pass --all", where="shopfloor stop",
+                        fix="shopfloor stop RUN_ID, or shopfloor stop --all")
+    results = stop_runs(None if all_runs else [run_id or ""], kill_after_s=kill_after)
+    if as_json:
+        typer.echo(json.dumps({"results": [r.to_dict() for r in results]}))
+    else:
+        if not results:
+            typer.echo("no live runs")
+        for r in results:
+            typer.echo(f"{r.run_id}: {r.outcome} in {r.elapsed_s:.2f}s — {r.message}")
+    raise typer.Exit(1 if any(r.outcome == "stopping" for r in results) else 0)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(brake_app, name="brake")
+    app.command("stop")(stop_command)

@@ -3,6 +3,7 @@
     shopfloor run PIPELINE.dot [--logs-root DIR] [--backend simulate] [--answers FILE | --auto-approve]
                                [--set KEY=VALUE]... [--config shopfloor.toml] [--json]
     shopfloor resume --logs-root DIR [--backend NAME] [--answers FILE | --auto-approve] [--json]
+                     [--budget-usd N] [--budget-tokens N]
 
 Exit codes: 0 the pipeline succeeded, 1 it failed, 2 invalid input, 130 stopped
 (SIGINT/SIGTERM or `shopfloor stop`; the run is checkpointed and resumable).
@@ -206,6 +207,8 @@ def resume_command(
     auto_approve: bool = typer.Option(False, "--auto-approve", help="Human gates take their first option."),
     config: Path | None = typer.Option(None, "--config", help="shopfloor.toml (default ./shopfloor.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the result."),
+    budget_usd: float | None = typer.Option(None, "--budget-usd", help="Raise the run's total USD budget."),
+    budget_tokens: int | None = typer.Option(None, "--budget-tokens", help="Raise the run's token budget."),
 ) -> None:
     """Continue an interrupted run from its checkpoint; nodes that completed are not run again."""
     from shopfloor import assembly
@@ -220,6 +223,10 @@ def resume_command(
         raise UserError("not a run directory (no manifest.json / pipeline.dot)", where=str(logs_root),
                         fix="pass the --logs-root of a run started with `shopfloor run`")
     project = ProjectFile.load(config)
+    if budget_usd is not None or budget_tokens is not None:  # a run stopped by its budget goes on with more
+        from shopfloor.govern.budget_store import raise_limits
+
+        raise_limits(logs_root, usd=budget_usd, tokens=budget_tokens)
     factory = assembly.registry_factory(backend or manifest.backend)
     stop = threading.Event()
     if not answers and not auto_approve:
