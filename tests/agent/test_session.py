@@ -694,3 +694,15 @@ def test_events_are_also_an_async_iterator(anthropic_agent: AgentHarness) -> Non
 
     kinds = asyncio.run(host())
     assert kinds[0] == "user_input" and kinds[-2:] == ["processing_end", "session_end"]
+
+
+def test_an_unknown_model_is_surfaced_and_closes_the_session(anthropic_agent: AgentHarness) -> None:
+    from shopfloor.agent.profiles import create_profile
+    from shopfloor.llm.errors import UnknownModelError
+
+    session = Session(create_profile("anthropic", "claude-imaginary-9"), anthropic_agent.env,
+                      anthropic_agent.client, listeners=[anthropic_agent.events.append])
+    with pytest.raises(UnknownModelError, match="claude-imaginary-9"):
+        session.submit("hi")
+    assert session.state == SessionState.CLOSED and not anthropic_agent.server.requests
+    assert anthropic_agent.of_kind("error")[0].data["error_type"] == "UnknownModelError"

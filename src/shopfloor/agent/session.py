@@ -301,8 +301,9 @@ class Session:
             return self._finish(status, text, rounds, turns_before, str(exc))
         except AbortError:
             status = "aborted"
-        except SDKError as exc:
-            # Retryable errors were already retried by the client; what reaches here is fatal.
+        except Exception as exc:
+            # Retryable LLM errors were already retried; what reaches here (authentication, an unknown
+            # model, a bug) is unrecoverable: report it, close the session, and surface it to the host.
             self.emitter.emit(EventKind.ERROR, message=str(exc), error_type=type(exc).__name__)
             self._shutdown(f"error: {type(exc).__name__}")
             raise
