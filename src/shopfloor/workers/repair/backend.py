@@ -2,7 +2,9 @@
 
 Settings come from `[repair]` in shopfloor.toml, then the backend options, then
 node attributes `repair.workspace`, `repair.tests`, `repair.budget`,
-`repair.seed` (most specific wins). The search's candidates run in sandboxes
+`repair.seed` (most specific wins). Without a workspace setting, the run's
+`workspace.dir` (from a `shopfloor.workspace` node) is used, else the current
+directory. The search's candidates run in sandboxes
 built from `[sandbox]`. The stage directory gets `repair.patch` and
 `repair.json`; the context gets the visible-test figures the brake and later
 nodes read.
@@ -49,7 +51,7 @@ class RepairSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    workspace: str = "."
+    workspace: str | None = None
     tests: list[str] = Field(default_factory=lambda: ["tests"])
     budget: int = Field(DEFAULT_CANDIDATE_BUDGET, ge=1)
     seed: int = 0
@@ -83,7 +85,7 @@ class RepairBackend:
 
     def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
         settings = self.settings_for(node)
-        workspace = Path(settings.workspace).resolve()
+        workspace = Path(settings.workspace or context.get_string("workspace.dir") or ".").resolve()
         if not workspace.is_dir():
             raise UserError("repair workspace does not exist", where=f"node {node.id}: {workspace}",
                             fix="set repair.workspace (node attribute or [repair] workspace)")
