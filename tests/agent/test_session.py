@@ -700,9 +700,35 @@ def test_an_unknown_model_is_surfaced_and_closes_the_session(anthropic_agent: Ag
     from shopfloor.agent.profiles import create_profile
     from shopfloor.llm.errors import UnknownModelError
 
-    session = Session(create_profile("anthropic", "claude-imaginary-9"), anthropic_agent.env,
-                      anthropic_agent.client, listeners=[anthropic_agent.events.append])
+    session = Session(
+        create_profile("anthropic", "claude-imaginary-9"),
+        anthropic_agent.env,
+        anthropic_agent.client,
+        listeners=[anthropic_agent.events.append],
+    )
     with pytest.raises(UnknownModelError, match="claude-imaginary-9"):
         session.submit("hi")
     assert session.state == SessionState.CLOSED and not anthropic_agent.server.requests
     assert anthropic_agent.of_kind("error")[0].data["error_type"] == "UnknownModelError"
+
+
+def test_a_command_killed_by_a_sandbox_limit_says_which(anthropic_agent: AgentHarness) -> None:
+    from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
+    from shopfloor.sandbox.policy import SandboxPolicy
+
+    env = SandboxedExecutionEnvironment(anthropic_agent.workspace, SandboxPolicy(max_file_size_mb=1))
+    env.initialize()
+    try:
+        session = Session(
+            create_anthropic_profile(), env, anthropic_agent.client, listeners=[anthropic_agent.events.append]
+        )
+        anthropic_agent.server.push(
+            Reply(tool_calls=[ToolUse("shell", {"command": "head -c 5000000 /dev/zero > big"})]),
+            Reply(text="too big"),
+        )
+        session.submit("make a big file")
+    finally:
+        env.cleanup()
+    output = anthropic_agent.of_kind("tool_call_end")[0].data["output"]
+    assert "[ERROR: Command was killed by the sandbox's file_size limit.]" in output
+    assert "killed by the sandbox's file_size limit" in anthropic_agent.sent(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shopfloor.agent.registry import RegisteredTool, tool_definition
-from shopfloor.sandbox.environment import ExecutionEnvironment
+from shopfloor.sandbox.environment import ExecResult, ExecutionEnvironment
 
 if TYPE_CHECKING:
     from shopfloor.agent.session import Session
@@ -18,15 +18,16 @@ def timeout_message(timeout_ms: int) -> str:
     )
 
 
-def format_exec_result(
-    stdout: str, stderr: str, exit_code: int, duration_ms: int, timed_out: bool, timeout_ms: int
-) -> str:
-    parts = [stdout.rstrip("\n")] if stdout else []
-    if stderr:
-        parts.append("[stderr]\n" + stderr.rstrip("\n"))
-    if timed_out:
+def format_exec_result(result: ExecResult, timeout_ms: int) -> str:
+    """stdout, then stderr, then what stopped the command, then its exit code and duration."""
+    parts = [result.stdout.rstrip("\n")] if result.stdout else []
+    if result.stderr:
+        parts.append("[stderr]\n" + result.stderr.rstrip("\n"))
+    if result.timed_out:
         parts.append(timeout_message(timeout_ms))
-    parts.append(f"Exit code: {exit_code} (duration {duration_ms}ms)")
+    elif result.limit:  # the sandbox killed it: say which limit, so the model does not just retry
+        parts.append(f"[ERROR: Command was killed by the sandbox's {result.limit} limit.]")
+    parts.append(f"Exit code: {result.exit_code} (duration {result.duration_ms}ms)")
     return "\n".join(parts)
 
 
@@ -34,10 +35,7 @@ def shell(arguments: dict[str, Any], env: ExecutionEnvironment, *, session: Sess
     timeout_ms = session.config.command_timeout_ms(
         arguments.get("timeout_ms"), session.profile.default_command_timeout_ms
     )
-    result = env.exec_command(arguments["command"], timeout_ms, None, None)
-    return format_exec_result(
-        result.stdout, result.stderr, result.exit_code, result.duration_ms, result.timed_out, timeout_ms
-    )
+    return format_exec_result(env.exec_command(arguments["command"], timeout_ms, None, None), timeout_ms)
 
 
 def shell_tool(description: str, default_timeout_ms_hint: int) -> RegisteredTool:
