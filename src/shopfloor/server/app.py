@@ -25,6 +25,7 @@ from shopfloor.server.settings import ServerSettings
 ROUTE_MODULES: list[str] = [
     "shopfloor.server.pipelines",  # /run, /status, /answer, /pipelines/... (attractor-spec 9.5)
     "shopfloor.server.release_routes",  # /release/approvals, /release/deploys, /release/targets/...
+    "shopfloor.server.stop_routes",  # POST /stop/{run_id}, POST /stop (emergency stop)
 ]
 
 DEFAULT_HOST = "127.0.0.1"
