@@ -732,3 +732,12 @@ def test_a_command_killed_by_a_sandbox_limit_says_which(anthropic_agent: AgentHa
     output = anthropic_agent.of_kind("tool_call_end")[0].data["output"]
     assert "[ERROR: Command was killed by the sandbox's file_size limit.]" in output
     assert "killed by the sandbox's file_size limit" in anthropic_agent.sent(1)
+
+
+def test_a_listener_may_abort_the_session_from_inside_an_event(anthropic_agent: AgentHarness) -> None:
+    anthropic_agent.server.push(Reply(text="done"))
+    session = anthropic_agent.session()
+    session.add_listener(lambda e: session.abort("brake") if e.kind == EventKind.PROCESSING_END else None)
+    session.submit("go")
+    assert session.state == SessionState.CLOSED
+    assert anthropic_agent.of_kind("session_end")[0].data["reason"] == "brake"

@@ -79,7 +79,8 @@ class EventEmitter:
         self.session_id = session_id
         self._listeners: list[EventListener] = []
         self._subscribers: list[queue.SimpleQueue[Any]] = []
-        self._lock = threading.Lock()
+        # Re-entrant: a listener may emit (e.g. abort the session from inside an event handler).
+        self._lock = threading.RLock()
         self._closed = False
 
     def add_listener(self, listener: EventListener) -> None:
