@@ -11,6 +11,7 @@ callable (the only handle ASGI gives) and aborts it with SO_LINGER 0.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import struct
 import threading
@@ -23,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 
 from shopfloor.twins.chaos import ChaosEngine, Decision, TwinChaos
-from shopfloor.twins.framework import CONTROL_PREFIX, Twin, TwinReply, TwinRequest, json_response
+from shopfloor.twins.framework import CONTROL_PREFIX, RouteSpec, Twin, TwinReply, TwinRequest, json_response
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -52,17 +53,15 @@ class TwinApp:
         self.chaos = chaos or ChaosEngine(twin.name, None)
         #: set by TwinServer: take the twin off the network for N seconds.
         self.on_outage: Callable[[float], None] | None = None
-        self._routes = []
+        self._routes: list[tuple[RouteSpec, re.Pattern[str], dict[str, Any], Callable[..., Any]]] = []
         for spec, attr in twin.routes():
             regex, _fmt, convertors = compile_path(spec.path)
             self._routes.append((spec, regex, convertors, getattr(twin, attr)))
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            message = await receive()
-            while message["type"] != "lifespan.shutdown":
+        if scope["type"] == "lifespan":  # nothing to set up; answer so any ASGI server can host a twin
+            while (await receive())["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
-                message = await receive()
             await send({"type": "lifespan.shutdown.complete"})
             return
         if scope["type"] != "http":
@@ -101,7 +100,7 @@ class TwinApp:
             time=twin.clock.now(),
             method=request.method,
             path=request.path,
-            query=request.query.__str__(),
+            query=str(request.query),
             headers=dict(request.headers),
             body=request.body,
         )
