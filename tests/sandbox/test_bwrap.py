@@ -173,3 +173,15 @@ def test_kill_all_from_another_process_stops_the_sandbox(tmp_path: Path, workspa
     finally:
         host.kill()
         host.wait()
+
+
+def test_read_only_globs_collapse_to_their_top_directories(workspace: Path) -> None:
+    from shopfloor.sandbox.bwrap import read_only_paths
+
+    for i in range(50):
+        (workspace / "scenarios" / f"s{i}").mkdir(parents=True)
+        (workspace / "scenarios" / f"s{i}" / "case.yaml").write_text("x\n")
+    (workspace / "ci.yml").write_text("x\n")
+    policy = SandboxPolicy(read_only_paths=[".git", "scenarios/**", "*.yml", "../outside"])
+    root = workspace.resolve()
+    assert read_only_paths(root, policy) == [root / ".git", root / "ci.yml", root / "scenarios"]

@@ -151,14 +151,22 @@ def git_alternates(workspace: Path) -> list[Path]:
 
 
 def read_only_paths(workspace: Path, policy: SandboxPolicy) -> list[Path]:
-    """Existing paths inside the workspace matching the policy's read-only patterns."""
-    out: list[Path] = []
+    """Existing paths inside the workspace matching the policy's read-only patterns.
+
+    A match inside an already read-only directory is dropped: `scenarios/**`
+    becomes one bind of `scenarios`, not one per file.
+    """
+    matches: set[Path] = set()
     for pattern in policy.read_only_paths:
         full = pattern if os.path.isabs(pattern) else str(workspace / pattern)
-        for match in sorted(_glob.glob(full, recursive=True, include_hidden=True)):
+        for match in _glob.glob(full, recursive=True, include_hidden=True):
             real = Path(os.path.realpath(match))
-            if _under(real, workspace) and real not in out:
-                out.append(real)
+            if _under(real, workspace) and real != workspace:
+                matches.add(real)
+    out: list[Path] = []
+    for path in sorted(matches, key=lambda p: (len(p.parts), str(p))):
+        if not any(_under(path, kept) for kept in out):
+            out.append(path)
     return out
 
 
