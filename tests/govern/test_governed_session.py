@@ -7,46 +7,14 @@ work of 50+ tool steps must run to completion without a single brake event.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
 from pathlib import Path
 
 from shopfloor.govern.brake.config import BrakeConfig
 from shopfloor.govern.policy import BudgetLimits
 from tests.support.agent import AgentHarness, anthropic_agent, shared_llm_server  # noqa: F401 (fixtures)
 from tests.support.governed import Governed, governed
-from tests.support.llm_server import RecordedRequest, Reply, ToolUse
-
-TEST_FILE = "import unittest\n\nfrom calc import add\n\n\nclass T(unittest.TestCase):\n" + "".join(
-    f"    def test_{i}(self):\n        self.assertEqual(add({i}, 1), {i + 1})\n\n" for i in range(4))
-RUN_TESTS = "PYTHONPATH=src python3 -m unittest discover -s tests 2>&1 | tail -n 4"
-
-
-def _calls(*uses: ToolUse) -> Reply:
-    return Reply(tool_calls=list(uses))
-
-
-def _forever(*replies: Callable[[int], Reply]) -> Callable[[RecordedRequest], Reply]:
-    """A model that cycles through `replies` forever (each gets the turn number)."""
-    counter = itertools.count()
-
-    def answer(_: RecordedRequest) -> Reply:
-        n = next(counter)
-        return replies[n % len(replies)](n // len(replies))
-
-    return answer
-
-
-def _shell(command: str) -> ToolUse:
-    return ToolUse("shell", {"command": command})
-
-
-def _project(workspace: Path) -> None:
-    (workspace / "src").mkdir()
-    (workspace / "src" / "calc.py").write_text("def add(a, b):\n    return a - b\n")  # the bug
-    (workspace / "tests").mkdir()
-    (workspace / "tests" / "test_calc.py").write_text(TEST_FILE)
-    (workspace / "README.md").write_text("# calc\n")
+from tests.support.llm_server import Reply, ToolUse
+from tests.support.runaways import RUN_TESTS, RUNAWAYS, TEST_FILE, calc_project, calls, forever, shell
 
 
 def _stopped_by(gov: Governed, detector: str) -> None:
@@ -59,7 +27,7 @@ def _stopped_by(gov: Governed, detector: str) -> None:
 
 def test_stuck_same_call_same_result(anthropic_agent: AgentHarness) -> None:  # noqa: F811
     gov = governed(anthropic_agent)
-    anthropic_agent.server.default = _forever(lambda n: _calls(_shell("ls")))
+    anthropic_agent.server.default = RUNAWAYS["same-result"].model()
     result = gov.run("tidy the project")
     _stopped_by(gov, "stuck")
     assert result.status == "aborted" and "same result 4 times" in (result.error or "")
@@ -70,8 +38,7 @@ def test_stuck_same_call_same_result(anthropic_agent: AgentHarness) -> None:  # 
 
 def test_stuck_same_failing_call(anthropic_agent: AgentHarness) -> None:  # noqa: F811
     gov = governed(anthropic_agent)
-    missing = ToolUse("read_file", {"file_path": "nope.py"})
-    anthropic_agent.server.default = _forever(lambda n: _calls(missing))
+    anthropic_agent.server.default = RUNAWAYS["same-error"].model()
     gov.run("read nope.py")
     _stopped_by(gov, "stuck")
     assert "failed 3 times in a row" in (gov.governor.stop_reason or "")
@@ -79,11 +46,9 @@ def test_stuck_same_failing_call(anthropic_agent: AgentHarness) -> None:  # noqa
 
 
 def test_stuck_alternation(anthropic_agent: AgentHarness) -> None:  # noqa: F811
-    _project(anthropic_agent.workspace)
+    calc_project(anthropic_agent.workspace)
     gov = governed(anthropic_agent)
-    anthropic_agent.server.default = _forever(
-        lambda n: _calls(ToolUse("read_file", {"file_path": "README.md"})),
-        lambda n: _calls(ToolUse("read_file", {"file_path": "src/calc.py"})))
+    anthropic_agent.server.default = RUNAWAYS["alternation"].model()
     gov.run("understand the project")
     _stopped_by(gov, "stuck")
     assert "alternating" in (gov.governor.stop_reason or "") and gov.llm_calls == 7
@@ -91,7 +56,7 @@ def test_stuck_alternation(anthropic_agent: AgentHarness) -> None:  # noqa: F811
 
 def test_stuck_monologue(anthropic_agent: AgentHarness) -> None:  # noqa: F811
     gov = governed(anthropic_agent)
-    anthropic_agent.server.default = _forever(lambda n: Reply(text=f"I am still considering option {n}."))
+    anthropic_agent.server.default = RUNAWAYS["monologue"].model()
     gov.run("fix the bug")
     _stopped_by(gov, "stuck")
     assert "assistant messages in a row without using a tool" in (gov.governor.stop_reason or "")
@@ -100,9 +65,7 @@ def test_stuck_monologue(anthropic_agent: AgentHarness) -> None:  # noqa: F811
 
 def test_thrash(anthropic_agent: AgentHarness) -> None:  # noqa: F811
     gov = governed(anthropic_agent)
-    anthropic_agent.server.default = _forever(
-        lambda n: _calls(ToolUse("write_file", {"file_path": "app.py", "content": "MODE = 'a'\n"})),
-        lambda n: _calls(ToolUse("write_file", {"file_path": "app.py", "content": "MODE = 'b'\n"})))
+    anthropic_agent.server.default = RUNAWAYS["thrash"].model()
     gov.run("pick a mode")
     _stopped_by(gov, "thrash")
     assert gov.llm_calls == 5
@@ -111,12 +74,9 @@ def test_thrash(anthropic_agent: AgentHarness) -> None:  # noqa: F811
 
 
 def test_plateau(anthropic_agent: AgentHarness) -> None:  # noqa: F811
-    _project(anthropic_agent.workspace)
+    calc_project(anthropic_agent.workspace)
     gov = governed(anthropic_agent)
-    anthropic_agent.server.default = _forever(
-        lambda n: _calls(ToolUse("write_file", {"file_path": "src/calc.py",
-                                                "content": f"def add(a, b):\n    return a - b + {n} * 0\n"})),
-        lambda n: _calls(_shell(RUN_TESTS)))
+    anthropic_agent.server.default = RUNAWAYS["plateau"].model()
     gov.run("make the tests pass")
     _stopped_by(gov, "plateau")
     steer = next(data for kind, data in gov.emitted if kind == "brake.steer")
@@ -125,25 +85,18 @@ def test_plateau(anthropic_agent: AgentHarness) -> None:  # noqa: F811
 
 
 def test_growth_without_progress(anthropic_agent: AgentHarness) -> None:  # noqa: F811
-    _project(anthropic_agent.workspace)
+    calc_project(anthropic_agent.workspace)
     gov = governed(anthropic_agent)
-    helpers = "".join(f"def helper_{i}(x):\n    return x\n\n" for i in range(60))  # 180 lines a file
-    anthropic_agent.server.default = _forever(
-        lambda n: _calls(ToolUse("write_file", {"file_path": f"src/helpers_{n}.py", "content": helpers})),
-        lambda n: _calls(_shell(RUN_TESTS)))
+    anthropic_agent.server.default = RUNAWAYS["growth"].model()
     gov.run("make the tests pass")
     _stopped_by(gov, "growth")
     assert "lines added over" in (gov.governor.stop_reason or "")
 
 
 def test_gaming_is_blocked_before_it_changes_anything(anthropic_agent: AgentHarness) -> None:  # noqa: F811
-    _project(anthropic_agent.workspace)
+    calc_project(anthropic_agent.workspace)
     gov = governed(anthropic_agent)
-    anthropic_agent.server.default = _forever(
-        lambda n: _calls(ToolUse("edit_file", {"file_path": "tests/test_calc.py",
-                                               "old_string": "assertEqual(add(0, 1), 1)",
-                                               "new_string": "assertTrue(True)"})),
-        lambda n: _calls(ToolUse("write_file", {"file_path": "scenarios/hidden.yaml", "content": "ok\n"})))
+    anthropic_agent.server.default = RUNAWAYS["gaming"].model()
     gov.run("make the tests pass")
     _stopped_by(gov, "gaming")
     assert (anthropic_agent.workspace / "tests" / "test_calc.py").read_text() == TEST_FILE
@@ -157,8 +110,7 @@ def test_destructive_commands_are_blocked(anthropic_agent: AgentHarness, tmp_pat
     precious.mkdir()
     (precious / "data.txt").write_text("keep me")
     gov = governed(anthropic_agent)
-    anthropic_agent.server.default = _forever(lambda n: _calls(_shell("rm -rf ../precious")),
-                                              lambda n: _calls(_shell("chmod -R 777 ../precious")))
+    anthropic_agent.server.default = RUNAWAYS["destructive"].model()
     gov.run("clean up")
     _stopped_by(gov, "destructive")
     assert (precious / "data.txt").read_text() == "keep me"
@@ -174,7 +126,7 @@ def test_pause_escalation_asks_a_human(anthropic_agent: AgentHarness) -> None:  
         return len(asked) < 2  # let it go on once, then stop it
 
     gov = governed(anthropic_agent, brake=BrakeConfig(escalation="pause"), ask_human=human)
-    anthropic_agent.server.default = _forever(lambda n: _calls(_shell("ls")))
+    anthropic_agent.server.default = forever(lambda n: calls(shell("ls")))
     gov.run("tidy")
     assert len(asked) == 2 and gov.governor.stop_reason is not None
     assert ("govern.brake_resumed" in [k for k, _ in gov.emitted]) and gov.llm_calls == 6
@@ -184,8 +136,8 @@ def test_budget_exhaustion_stops_the_session_cleanly(anthropic_agent: AgentHarne
     # Each call reserves its worst case (~$1: the model's 64k max output at $15/M) and costs ~$0.09.
     no_stuck = BrakeConfig(detectors={"stuck": False})
     gov = governed(anthropic_agent, limits=BudgetLimits(usd=1.5), brake=no_stuck)
-    anthropic_agent.server.default = _forever(
-        lambda n: Reply(tool_calls=[_shell(f"echo step {n}")], input_tokens=20_000, output_tokens=2_000))
+    anthropic_agent.server.default = forever(
+        lambda n: Reply(tool_calls=[shell(f"echo step {n}")], input_tokens=20_000, output_tokens=2_000))
     result = gov.run("work")
     assert result.status == "aborted" and "budget exceeded: run" in (result.error or "")
     spent = gov.budget.spent()
@@ -197,7 +149,7 @@ def test_budget_exhaustion_stops_the_session_cleanly(anthropic_agent: AgentHarne
 
 def test_tool_call_budget(anthropic_agent: AgentHarness) -> None:  # noqa: F811
     gov = governed(anthropic_agent, limits=BudgetLimits(usd=5, tool_calls=3))
-    anthropic_agent.server.default = _forever(lambda n: _calls(_shell(f"echo {n}")))
+    anthropic_agent.server.default = forever(lambda n: calls(shell(f"echo {n}")))
     result = gov.run("work")
     assert result.status == "aborted" and "tool_calls limit 3" in (result.error or "")
     assert gov.budget.spent()["tool_calls"] == 3
@@ -209,15 +161,15 @@ def test_healthy_trajectory_has_no_false_positives(anthropic_agent: AgentHarness
     (work / "src").mkdir()
     (work / "tests").mkdir()
     gov = governed(anthropic_agent)
-    replies = [_calls(_shell("ls"))]
+    replies = [calls(shell("ls"))]
     for i in range(modules):
         body = "".join(f"def f{j}(x):\n    return x + {j}\n\n" for j in range(5))
         test = f"import unittest\n\nfrom mod{i} import f1\n\n\nclass T(unittest.TestCase):\n" \
                f"    def test_f1(self):\n        self.assertEqual(f1({i}), {i + 1})\n"
-        replies += [_calls(ToolUse("write_file", {"file_path": f"src/mod{i}.py", "content": body})),
-                    _calls(ToolUse("write_file", {"file_path": f"tests/test_mod{i}.py", "content": test})),
-                    _calls(_shell(RUN_TESTS)),
-                    _calls(ToolUse("read_file", {"file_path": f"src/mod{i}.py"}))]
+        replies += [calls(ToolUse("write_file", {"file_path": f"src/mod{i}.py", "content": body})),
+                    calls(ToolUse("write_file", {"file_path": f"tests/test_mod{i}.py", "content": test})),
+                    calls(shell(RUN_TESTS)),
+                    calls(ToolUse("read_file", {"file_path": f"src/mod{i}.py"}))]
     replies.append(Reply(text="All modules are implemented and tested."))
     anthropic_agent.server.push(*replies)
     result = gov.session.submit("implement the modules with tests")
