@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 from shopfloor.assembly import registry_factory
@@ -92,3 +95,32 @@ def test_a_pipeline_without_a_gate_cannot_ship_a_critical_change(project: Path) 
     status = json.loads((project.parent / "run4" / "deploy" / "status.json").read_text())
     assert "touches critical paths and has no valid human approval" in status["failure_reason"]
     assert starts(project.parent) == []
+
+
+def test_a_waiting_gate_takes_an_approval_from_the_cli(project: Path, shopfloor_cmd: list[str]) -> None:
+    (project / "shopfloor.toml").write_text(target_toml() + '\n[policy]\ncritical_paths = ["billing/**"]\n')
+    workspace = make_service(project.parent / "ws", "v1")
+    (workspace / "billing").mkdir()
+    (workspace / "billing" / "charge.py").write_text("charge = 1\n")
+    waiting = PIPELINE.replace('require_evidence="false"', 'require_evidence="false", approval_wait="30"')
+    results: list = []
+    runner = threading.Thread(target=lambda: results.append(start_run(
+        prepare_pipeline(waiting, handler_types=["shopfloor.gate", "shopfloor.deploy"]),
+        logs_root=project.parent / "run5", registry_factory=registry_factory("simulate"),
+        interviewer=QueueInterviewer([Answer(value=AnswerValue.TIMEOUT)]), config=ProjectFile.load(),
+        initial_context={"release.workspace": str(workspace)})))
+    runner.start()
+    run_id = ""
+    deadline = time.monotonic() + 20
+    with Ledger() as ledger:
+        while not run_id and time.monotonic() < deadline:
+            row = ledger.conn.execute("SELECT run_id FROM release_approval_requests").fetchone()
+            run_id = row["run_id"] if row else ""
+            time.sleep(0.05)
+    approve = subprocess.run([*shopfloor_cmd, "approve", run_id, "gate", "--as", "dave"], capture_output=True,
+                             text=True, cwd=project)
+    runner.join(60)
+    assert approve.returncode == 0, approve.stderr
+    assert results and results[0].status == "success", results
+    assert results[0].context["release.approver"] == "dave"
+    assert starts(project.parent) == ["v1"]

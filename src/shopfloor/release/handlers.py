@@ -13,6 +13,7 @@ Gate node attributes: `digest` (else context `release.digest`), `workspace`
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,21 @@ from shopfloor.release import approvals
 from shopfloor.release.artifacts import ArtifactStore, diff_hash
 from shopfloor.release.deploy import Releaser
 from shopfloor.release.drift import capture_snapshot
-from shopfloor.release.gate import DEFAULT_MIN_SATISFACTION, base_for_target, critical_changes, evaluate
+from shopfloor.release.gate import (
+    DEFAULT_MIN_SATISFACTION,
+    GateDecision,
+    base_for_target,
+    critical_changes,
+    evaluate,
+)
 from shopfloor.release.ledger import PAUSED_STATE, Ledger
 from shopfloor.release.releases import create_release
+
+#: How long a gate waits for a human decision (interviewer, then `shopfloor approve`) before failing;
+#: override per node with `approval_wait` (seconds).
+DEFAULT_APPROVAL_WAIT_S = 600.0
+#: How often a waiting gate looks for an approval recorded by the CLI or over HTTP.
+DEFAULT_APPROVAL_POLL_S = 0.5
 
 
 def _truthy(value: Any, default: bool) -> bool:
@@ -73,32 +86,54 @@ class GateHandler:
                   "min_satisfaction": float(node.get("min_satisfaction", DEFAULT_MIN_SATISFACTION)),
                   "require_evidence": _truthy(node.get("require_evidence"), True)}
         decision = evaluate(self.scope.config, ledger, **kwargs)
-        if decision.status == "approval_required" and self.scope.interviewer is not None:
-            critical = ", ".join(decision.critical)
-            answer = self.scope.interviewer.ask(Question(
-                text=f"Release {digest[:12]} touches critical paths: {critical}. Approve?",
-                type=QuestionType.YES_NO, stage=node.id,
-                metadata={"digest": digest, "diff_hash": decision.diff_hash, "critical": decision.critical}))
-            if answer.value in (AnswerValue.YES, "yes"):
-                approvals.decide(ledger, self.scope.run_id, node.id, approve=True,
-                                 approver=_approver(self.scope.interviewer),
-                                 ttl_s=float(node.get("approval_ttl", approvals.DEFAULT_APPROVAL_TTL_S)))
-            elif answer.value in (AnswerValue.NO, "no"):
-                approvals.decide(ledger, self.scope.run_id, node.id, approve=False,
-                                 approver=_approver(self.scope.interviewer),
-                                 reason=answer.text or "rejected at the interviewer")
-            decision = evaluate(self.scope.config, ledger, **kwargs)
+        if decision.status == "approval_required":
+            decision = self._ask_human(node, ledger, kwargs, decision)
         self.scope.emit("release.gate", decision.to_dict())
+        return self._outcome(node, digest, decision)
+
+    def _ask_human(self, node: Node, ledger: Ledger, kwargs: dict[str, Any],
+                   decision: GateDecision) -> GateDecision:
+        """Ask the interviewer; without a yes or no, wait for `shopfloor approve` (CLI or HTTP)."""
+        wait_s = float(node.get("approval_wait", DEFAULT_APPROVAL_WAIT_S))
+        deadline = time.monotonic() + wait_s
+        how = f"shopfloor approve {self.scope.run_id} {node.id} --as NAME"
+        interviewer = self.scope.interviewer
+        if interviewer is not None:
+            text = (f"Release {decision.digest[:12]} touches critical paths: {', '.join(decision.critical)}. "
+                    f"Approve? (or: {how})")
+            answer = interviewer.ask(Question(
+                text=text,
+                type=QuestionType.YES_NO, stage=node.id, timeout_seconds=wait_s,
+                metadata={"digest": decision.digest, "diff_hash": decision.diff_hash,
+                          "critical": decision.critical}))
+            if answer.value in (AnswerValue.YES, "yes", AnswerValue.NO, "no"):
+                approve = answer.value in (AnswerValue.YES, "yes")
+                approvals.decide(ledger, self.scope.run_id, node.id, approve=approve,
+                                 approver=_approver(interviewer),
+                                 reason="" if approve else answer.text or "rejected at the interviewer",
+                                 ttl_s=float(node.get("approval_ttl", approvals.DEFAULT_APPROVAL_TTL_S)))
+                return evaluate(self.scope.config, ledger, **kwargs)
+        self.scope.emit("release.gate.waiting", {"gate": node.id, "digest": decision.digest, "command": how,
+                                                 "wait_s": wait_s})
+        while decision.status == "approval_required" and time.monotonic() < deadline:
+            if self.scope.stop_requested.wait(DEFAULT_APPROVAL_POLL_S):
+                break
+            decision = evaluate(self.scope.config, ledger, **kwargs)
+        return decision
+
+    def _outcome(self, node: Node, digest: str, decision: GateDecision) -> Outcome:
         updates = {"release.digest": digest, "release.diff_hash": decision.diff_hash,
                    "release.gate": decision.status, "release.approver": decision.approver}
         if decision.status == "passed":
             return Outcome(StageStatus.SUCCESS, context_updates=updates,
                            notes=f"critical: {decision.critical or 'none'}")
         if decision.status == "approval_required":
-            how = f"shopfloor approve {self.scope.run_id} {node.id} --as NAME"
+            wait_s = float(node.get("approval_wait", DEFAULT_APPROVAL_WAIT_S))
             return Outcome(StageStatus.FAIL, context_updates=updates,
                            failure_reason=f"needs a human approval (critical paths: "
-                                          f"{', '.join(decision.critical)}); run: {how}")
+                                          f"{', '.join(decision.critical)}) and none came within "
+                                          f"{wait_s:g}s; run again and approve while the gate waits: "
+                                          f"shopfloor approve RUN_ID {node.id} --as NAME")
         return Outcome(StageStatus.FAIL, context_updates=updates, failure_reason="; ".join(decision.reasons))
 
 
