@@ -276,7 +276,8 @@ def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
 
 
 def test_retry_utility_for_low_level_calls(llm_server: ScriptedLLMServer) -> None:
-    from shopfloor.llm import Client, Request, retry
+    from shopfloor.llm import Client, Request
+    from shopfloor.llm.retry import retry
 
     client = Client.from_env(llm_server.env())
     llm_server.push(Fail(500), Fail(503), Reply(text="third"))

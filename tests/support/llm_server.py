@@ -49,7 +49,11 @@ import pytest
 
 __all__ = ["Fail", "Raw", "RecordedRequest", "Reply", "ScriptedLLMServer", "ToolUse", "llm_env", "llm_server"]
 
-API_KEYS = {"OPENAI_API_KEY": "sk-test-openai", "ANTHROPIC_API_KEY": "sk-ant-test", "GEMINI_API_KEY": "test-gemini"}
+API_KEYS = {
+    "OPENAI_API_KEY": "sk-test-openai",
+    "ANTHROPIC_API_KEY": "sk-ant-test",
+    "GEMINI_API_KEY": "test-gemini",
+}
 
 
 @dataclass
@@ -65,7 +69,9 @@ class ToolUse:
 class Reply:
     text: str = ""
     tool_calls: list[ToolUse] = field(default_factory=list)
-    reasoning: str | None = None  # thinking text: OpenAI reasoning summary, Anthropic thinking, Gemini thought
+    reasoning: str | None = (
+        None  # thinking text: OpenAI reasoning summary, Anthropic thinking, Gemini thought
+    )
     reasoning_tokens: int | None = None
     signature: str = "sig-scripted"  # Anthropic thinking signature
     redacted_thinking: str | None = None  # Anthropic redacted_thinking payload
@@ -113,21 +119,42 @@ class RecordedRequest:
 
 Item = Reply | Fail | Raw | Callable[[RecordedRequest], "Reply | Fail | Raw"]
 
-_OPENAI_TYPES = {400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
-                 403: ("permission_error", None), 404: ("invalid_request_error", "model_not_found"),
-                 413: ("invalid_request_error", "context_length_exceeded"),
-                 429: ("rate_limit_exceeded", "rate_limit_exceeded"), 500: ("server_error", None),
-                 503: ("server_error", None)}
-_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
-                    503: "overloaded_error", 529: "overloaded_error"}
-_GEMINI_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                  413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+_OPENAI_TYPES = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", None),
+    404: ("invalid_request_error", "model_not_found"),
+    413: ("invalid_request_error", "context_length_exceeded"),
+    429: ("rate_limit_exceeded", "rate_limit_exceeded"),
+    500: ("server_error", None),
+    503: ("server_error", None),
+}
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+_GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 _GEMINI_PATH = re.compile(r"/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
 
 
 def _chunks(text: str, size: int) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), max(1, size))] or []
+    return [text[i : i + size] for i in range(0, len(text), max(1, size))] or []
 
 
 class _Render:
@@ -144,72 +171,174 @@ class _Render:
 
     def openai_usage(self) -> dict[str, Any]:
         r = self.r
-        return {"input_tokens": r.input_tokens, "input_tokens_details": {"cached_tokens": r.cache_read_tokens},
-                "output_tokens": r.output_tokens,
-                "output_tokens_details": {"reasoning_tokens": r.reasoning_tokens or 0},
-                "total_tokens": r.input_tokens + r.output_tokens}
+        return {
+            "input_tokens": r.input_tokens,
+            "input_tokens_details": {"cached_tokens": r.cache_read_tokens},
+            "output_tokens": r.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": r.reasoning_tokens or 0},
+            "total_tokens": r.input_tokens + r.output_tokens,
+        }
 
     def openai_items(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         if self.r.reasoning is not None:
-            items.append({"id": f"rs_{self.seq}", "type": "reasoning",
-                          "summary": [{"type": "summary_text", "text": self.r.reasoning}]})
+            items.append(
+                {
+                    "id": f"rs_{self.seq}",
+                    "type": "reasoning",
+                    "summary": [{"type": "summary_text", "text": self.r.reasoning}],
+                }
+            )
         if self.r.text:
-            items.append({"id": f"msg_{self.seq}", "type": "message", "status": "completed", "role": "assistant",
-                          "content": [{"type": "output_text", "text": self.r.text, "annotations": []}]})
+            items.append(
+                {
+                    "id": f"msg_{self.seq}",
+                    "type": "message",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": self.r.text, "annotations": []}],
+                }
+            )
         for i, call in enumerate(self.r.tool_calls):
-            items.append({"id": f"fc_{self.seq}_{i}", "type": "function_call", "status": "completed",
-                          "call_id": self._openai_call_id(i, call), "name": call.name,
-                          "arguments": json.dumps(call.arguments)})
+            items.append(
+                {
+                    "id": f"fc_{self.seq}_{i}",
+                    "type": "function_call",
+                    "status": "completed",
+                    "call_id": self._openai_call_id(i, call),
+                    "name": call.name,
+                    "arguments": json.dumps(call.arguments),
+                }
+            )
         return items
 
     def openai_json(self) -> dict[str, Any]:
-        incomplete = {"length": "max_output_tokens", "content_filter": "content_filter"}.get(self.r.finish or "")
-        return {"id": f"resp_{self.seq}", "object": "response", "created_at": int(time.time()),
-                "status": "incomplete" if incomplete else "completed", "model": self.model,
-                "output": self.openai_items(), "incomplete_details": {"reason": incomplete} if incomplete else None,
-                "usage": self.openai_usage()}
+        incomplete = {"length": "max_output_tokens", "content_filter": "content_filter"}.get(
+            self.r.finish or ""
+        )
+        return {
+            "id": f"resp_{self.seq}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "incomplete" if incomplete else "completed",
+            "model": self.model,
+            "output": self.openai_items(),
+            "incomplete_details": {"reason": incomplete} if incomplete else None,
+            "usage": self.openai_usage(),
+        }
 
     def openai_sse(self) -> list[tuple[str | None, dict[str, Any]]]:
         full = self.openai_json()
         start = {**full, "status": "in_progress", "output": [], "usage": None}
-        ev: list[tuple[str | None, dict[str, Any]]] = [("response.created", {"response": start}),
-                                                        ("response.in_progress", {"response": start})]
+        ev: list[tuple[str | None, dict[str, Any]]] = [
+            ("response.created", {"response": start}),
+            ("response.in_progress", {"response": start}),
+        ]
         for index, item in enumerate(full["output"]):
             if item["type"] == "reasoning":
-                ev.append(("response.output_item.added", {"output_index": index,
-                                                          "item": {**item, "summary": []}}))
+                ev.append(
+                    ("response.output_item.added", {"output_index": index, "item": {**item, "summary": []}})
+                )
                 for piece in _chunks(self.r.reasoning or "", self.r.chunk_size):
-                    ev.append(("response.reasoning_summary_text.delta", {
-                        "item_id": item["id"], "output_index": index, "summary_index": 0, "delta": piece}))
-                ev.append(("response.reasoning_summary_text.done", {
-                    "item_id": item["id"], "output_index": index, "summary_index": 0, "text": self.r.reasoning}))
+                    ev.append(
+                        (
+                            "response.reasoning_summary_text.delta",
+                            {
+                                "item_id": item["id"],
+                                "output_index": index,
+                                "summary_index": 0,
+                                "delta": piece,
+                            },
+                        )
+                    )
+                ev.append(
+                    (
+                        "response.reasoning_summary_text.done",
+                        {
+                            "item_id": item["id"],
+                            "output_index": index,
+                            "summary_index": 0,
+                            "text": self.r.reasoning,
+                        },
+                    )
+                )
                 ev.append(("response.output_item.done", {"output_index": index, "item": item}))
             elif item["type"] == "message":
-                ev.append(("response.output_item.added", {"output_index": index, "item": {
-                    **item, "status": "in_progress", "content": []}}))
+                ev.append(
+                    (
+                        "response.output_item.added",
+                        {"output_index": index, "item": {**item, "status": "in_progress", "content": []}},
+                    )
+                )
                 part = {"type": "output_text", "text": "", "annotations": []}
-                ev.append(("response.content_part.added", {"item_id": item["id"], "output_index": index,
-                                                           "content_index": 0, "part": part}))
+                ev.append(
+                    (
+                        "response.content_part.added",
+                        {"item_id": item["id"], "output_index": index, "content_index": 0, "part": part},
+                    )
+                )
                 for piece in _chunks(self.r.text, self.r.chunk_size):
-                    ev.append(("response.output_text.delta", {"item_id": item["id"], "output_index": index,
-                                                              "content_index": 0, "delta": piece}))
-                ev.append(("response.output_text.done", {"item_id": item["id"], "output_index": index,
-                                                         "content_index": 0, "text": self.r.text}))
-                ev.append(("response.content_part.done", {"item_id": item["id"], "output_index": index,
-                                                          "content_index": 0, "part": {**part, "text": self.r.text}}))
+                    ev.append(
+                        (
+                            "response.output_text.delta",
+                            {
+                                "item_id": item["id"],
+                                "output_index": index,
+                                "content_index": 0,
+                                "delta": piece,
+                            },
+                        )
+                    )
+                ev.append(
+                    (
+                        "response.output_text.done",
+                        {
+                            "item_id": item["id"],
+                            "output_index": index,
+                            "content_index": 0,
+                            "text": self.r.text,
+                        },
+                    )
+                )
+                ev.append(
+                    (
+                        "response.content_part.done",
+                        {
+                            "item_id": item["id"],
+                            "output_index": index,
+                            "content_index": 0,
+                            "part": {**part, "text": self.r.text},
+                        },
+                    )
+                )
                 ev.append(("response.output_item.done", {"output_index": index, "item": item}))
             else:
-                ev.append(("response.output_item.added", {"output_index": index, "item": {
-                    **item, "status": "in_progress", "arguments": ""}}))
+                ev.append(
+                    (
+                        "response.output_item.added",
+                        {"output_index": index, "item": {**item, "status": "in_progress", "arguments": ""}},
+                    )
+                )
                 for piece in _chunks(item["arguments"], 8):
-                    ev.append(("response.function_call_arguments.delta", {
-                        "item_id": item["id"], "output_index": index, "delta": piece}))
-                ev.append(("response.function_call_arguments.done", {
-                    "item_id": item["id"], "output_index": index, "arguments": item["arguments"]}))
+                    ev.append(
+                        (
+                            "response.function_call_arguments.delta",
+                            {"item_id": item["id"], "output_index": index, "delta": piece},
+                        )
+                    )
+                ev.append(
+                    (
+                        "response.function_call_arguments.done",
+                        {"item_id": item["id"], "output_index": index, "arguments": item["arguments"]},
+                    )
+                )
                 ev.append(("response.output_item.done", {"output_index": index, "item": item}))
-        ev.append(("response.incomplete" if full["status"] == "incomplete" else "response.completed",
-                   {"response": full}))
+        ev.append(
+            (
+                "response.incomplete" if full["status"] == "incomplete" else "response.completed",
+                {"response": full},
+            )
+        )
         return [(name, {"type": name, "sequence_number": n, **data}) for n, (name, data) in enumerate(ev)]
 
     # -- OpenAI Chat Completions -------------------------------------------------------------------
@@ -218,15 +347,23 @@ class _Render:
 
     def chat_usage(self) -> dict[str, Any]:
         r = self.r
-        return {"prompt_tokens": r.input_tokens, "completion_tokens": r.output_tokens,
-                "total_tokens": r.input_tokens + r.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": r.cache_read_tokens},
-                "completion_tokens_details": {"reasoning_tokens": r.reasoning_tokens or 0}}
+        return {
+            "prompt_tokens": r.input_tokens,
+            "completion_tokens": r.output_tokens,
+            "total_tokens": r.input_tokens + r.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": r.cache_read_tokens},
+            "completion_tokens_details": {"reasoning_tokens": r.reasoning_tokens or 0},
+        }
 
     def chat_calls(self) -> list[dict[str, Any]]:
-        return [{"id": self._openai_call_id(i, c), "type": "function",
-                 "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-                for i, c in enumerate(self.r.tool_calls)]
+        return [
+            {
+                "id": self._openai_call_id(i, c),
+                "type": "function",
+                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+            }
+            for i, c in enumerate(self.r.tool_calls)
+        ]
 
     def chat_json(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": self.r.text or None}
@@ -234,14 +371,22 @@ class _Render:
             message["reasoning_content"] = self.r.reasoning
         if self.r.tool_calls:
             message["tool_calls"] = self.chat_calls()
-        return {"id": f"chatcmpl-{self.seq}", "object": "chat.completion", "created": int(time.time()),
-                "model": self.model, "choices": [{"index": 0, "message": message,
-                                                  "finish_reason": self.chat_finish()}],
-                "usage": self.chat_usage()}
+        return {
+            "id": f"chatcmpl-{self.seq}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": self.chat_finish()}],
+            "usage": self.chat_usage(),
+        }
 
     def chat_sse(self) -> list[tuple[str | None, dict[str, Any] | str]]:
-        base = {"id": f"chatcmpl-{self.seq}", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": self.model}
+        base = {
+            "id": f"chatcmpl-{self.seq}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.model,
+        }
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> tuple[None, dict[str, Any]]:
             return None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -252,8 +397,20 @@ class _Render:
         for piece in _chunks(self.r.text, self.r.chunk_size):
             ev.append(chunk({"content": piece}))
         for i, call in enumerate(self.chat_calls()):
-            ev.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                                             "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+            ev.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": i,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
             for piece in _chunks(call["function"]["arguments"], 8):
                 ev.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
         ev.append(chunk({}, self.chat_finish()))
@@ -271,65 +428,123 @@ class _Render:
         if self.r.text:
             blocks.append({"type": "text", "text": self.r.text})
         for i, call in enumerate(self.r.tool_calls):
-            blocks.append({"type": "tool_use", "id": call.id or f"toolu_{self.seq}_{i}", "name": call.name,
-                           "input": call.arguments})
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": call.id or f"toolu_{self.seq}_{i}",
+                    "name": call.name,
+                    "input": call.arguments,
+                }
+            )
         return blocks
 
     def anthropic_usage(self) -> dict[str, Any]:
         r = self.r
-        return {"input_tokens": r.input_tokens - r.cache_read_tokens - r.cache_write_tokens,
-                "cache_creation_input_tokens": r.cache_write_tokens, "cache_read_input_tokens": r.cache_read_tokens,
-                "output_tokens": r.output_tokens}
+        return {
+            "input_tokens": r.input_tokens - r.cache_read_tokens - r.cache_write_tokens,
+            "cache_creation_input_tokens": r.cache_write_tokens,
+            "cache_read_input_tokens": r.cache_read_tokens,
+            "output_tokens": r.output_tokens,
+        }
 
     def anthropic_stop(self) -> str:
         return {"length": "max_tokens", "content_filter": "refusal"}.get(
-            self.r.finish or "", "tool_use" if self.r.tool_calls else "end_turn")
+            self.r.finish or "", "tool_use" if self.r.tool_calls else "end_turn"
+        )
 
     def anthropic_json(self) -> dict[str, Any]:
-        return {"id": f"msg_{self.seq}", "type": "message", "role": "assistant", "model": self.model,
-                "content": self.anthropic_blocks(), "stop_reason": self.anthropic_stop(), "stop_sequence": None,
-                "usage": self.anthropic_usage()}
+        return {
+            "id": f"msg_{self.seq}",
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": self.anthropic_blocks(),
+            "stop_reason": self.anthropic_stop(),
+            "stop_sequence": None,
+            "usage": self.anthropic_usage(),
+        }
 
     def anthropic_sse(self) -> list[tuple[str | None, dict[str, Any]]]:
         full = self.anthropic_json()
         start_usage = {**full["usage"], "output_tokens": 1}
         ev: list[tuple[str | None, dict[str, Any]]] = [
-            ("message_start", {"message": {**full, "content": [], "stop_reason": None, "usage": start_usage}}),
-            ("ping", {})]
+            (
+                "message_start",
+                {"message": {**full, "content": [], "stop_reason": None, "usage": start_usage}},
+            ),
+            ("ping", {}),
+        ]
         for index, block in enumerate(full["content"]):
             kind = block["type"]
             if kind == "text":
-                ev.append(("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}}))
+                ev.append(
+                    ("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
+                )
                 for piece in _chunks(block["text"], self.r.chunk_size):
-                    ev.append(("content_block_delta", {"index": index,
-                                                       "delta": {"type": "text_delta", "text": piece}}))
+                    ev.append(
+                        (
+                            "content_block_delta",
+                            {"index": index, "delta": {"type": "text_delta", "text": piece}},
+                        )
+                    )
             elif kind == "thinking":
-                ev.append(("content_block_start", {"index": index, "content_block": {
-                    "type": "thinking", "thinking": "", "signature": ""}}))
+                ev.append(
+                    (
+                        "content_block_start",
+                        {
+                            "index": index,
+                            "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+                        },
+                    )
+                )
                 for piece in _chunks(block["thinking"], self.r.chunk_size):
-                    ev.append(("content_block_delta", {"index": index,
-                                                       "delta": {"type": "thinking_delta", "thinking": piece}}))
-                ev.append(("content_block_delta", {"index": index, "delta": {
-                    "type": "signature_delta", "signature": block["signature"]}}))
+                    ev.append(
+                        (
+                            "content_block_delta",
+                            {"index": index, "delta": {"type": "thinking_delta", "thinking": piece}},
+                        )
+                    )
+                ev.append(
+                    (
+                        "content_block_delta",
+                        {
+                            "index": index,
+                            "delta": {"type": "signature_delta", "signature": block["signature"]},
+                        },
+                    )
+                )
             elif kind == "redacted_thinking":
                 ev.append(("content_block_start", {"index": index, "content_block": block}))
             else:
                 ev.append(("content_block_start", {"index": index, "content_block": {**block, "input": {}}}))
                 for piece in _chunks(json.dumps(block["input"]), 8):
-                    ev.append(("content_block_delta", {"index": index, "delta": {
-                        "type": "input_json_delta", "partial_json": piece}}))
+                    ev.append(
+                        (
+                            "content_block_delta",
+                            {"index": index, "delta": {"type": "input_json_delta", "partial_json": piece}},
+                        )
+                    )
             ev.append(("content_block_stop", {"index": index}))
-        ev.append(("message_delta", {"delta": {"stop_reason": full["stop_reason"], "stop_sequence": None},
-                                     "usage": {"output_tokens": self.r.output_tokens}}))
+        ev.append(
+            (
+                "message_delta",
+                {
+                    "delta": {"stop_reason": full["stop_reason"], "stop_sequence": None},
+                    "usage": {"output_tokens": self.r.output_tokens},
+                },
+            )
+        )
         ev.append(("message_stop", {}))
         return [(name, {"type": name, **data}) for name, data in ev]
 
     # -- Gemini ------------------------------------------------------------------------------------
     def gemini_usage(self) -> dict[str, Any]:
         r = self.r
-        meta: dict[str, Any] = {"promptTokenCount": r.input_tokens,
-                                "candidatesTokenCount": r.output_tokens - (r.reasoning_tokens or 0),
-                                "totalTokenCount": r.input_tokens + r.output_tokens}
+        meta: dict[str, Any] = {
+            "promptTokenCount": r.input_tokens,
+            "candidatesTokenCount": r.output_tokens - (r.reasoning_tokens or 0),
+            "totalTokenCount": r.input_tokens + r.output_tokens,
+        }
         if r.reasoning_tokens:
             meta["thoughtsTokenCount"] = r.reasoning_tokens
         if r.cache_read_tokens:
@@ -349,21 +564,35 @@ class _Render:
         return parts
 
     def gemini_json(self) -> dict[str, Any]:
-        return {"candidates": [{"content": {"parts": self.gemini_parts(), "role": "model"},
-                                "finishReason": self.gemini_finish(), "index": 0}],
-                "usageMetadata": self.gemini_usage(), "modelVersion": self.model, "responseId": f"gem-{self.seq}"}
+        return {
+            "candidates": [
+                {
+                    "content": {"parts": self.gemini_parts(), "role": "model"},
+                    "finishReason": self.gemini_finish(),
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": self.gemini_usage(),
+            "modelVersion": self.model,
+            "responseId": f"gem-{self.seq}",
+        }
 
     def gemini_sse(self) -> list[tuple[str | None, dict[str, Any]]]:
         def chunk(parts: list[dict[str, Any]], last: bool = False) -> tuple[None, dict[str, Any]]:
             candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
-            body: dict[str, Any] = {"candidates": [candidate], "modelVersion": self.model,
-                                    "responseId": f"gem-{self.seq}"}
+            body: dict[str, Any] = {
+                "candidates": [candidate],
+                "modelVersion": self.model,
+                "responseId": f"gem-{self.seq}",
+            }
             if last:
                 candidate["finishReason"] = self.gemini_finish()
                 body["usageMetadata"] = self.gemini_usage()
             return None, body
 
-        ev = [chunk([{"text": p, "thought": True}]) for p in _chunks(self.r.reasoning or "", self.r.chunk_size)]
+        ev = [
+            chunk([{"text": p, "thought": True}]) for p in _chunks(self.r.reasoning or "", self.r.chunk_size)
+        ]
         ev += [chunk([{"text": p}]) for p in _chunks(self.r.text, self.r.chunk_size)]
         calls = [{"functionCall": {"name": c.name, "args": c.arguments}} for c in self.r.tool_calls]
         if calls:
@@ -375,14 +604,23 @@ class _Render:
 def _error_body(provider: str, fail: Fail) -> dict[str, Any]:
     message = fail.message or f"scripted {fail.status} error"
     if provider == "anthropic":
-        return {"type": "error", "error": {"type": fail.error_type or _ANTHROPIC_TYPES.get(fail.status, "api_error"),
-                                           "message": message}}
+        return {
+            "type": "error",
+            "error": {
+                "type": fail.error_type or _ANTHROPIC_TYPES.get(fail.status, "api_error"),
+                "message": message,
+            },
+        }
     if provider == "gemini":
-        error: dict[str, Any] = {"code": fail.status, "message": message,
-                                 "status": fail.error_type or _GEMINI_STATUS.get(fail.status, "UNKNOWN")}
+        error: dict[str, Any] = {
+            "code": fail.status,
+            "message": message,
+            "status": fail.error_type or _GEMINI_STATUS.get(fail.status, "UNKNOWN"),
+        }
         if fail.retry_after is not None:
-            error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                                 "retryDelay": f"{fail.retry_after:g}s"}]
+            error["details"] = [
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{fail.retry_after:g}s"}
+            ]
         return {"error": error}
     etype, code = _OPENAI_TYPES.get(fail.status, ("server_error", None))
     return {"error": {"message": message, "type": fail.error_type or etype, "param": None, "code": code}}
@@ -399,7 +637,9 @@ class ScriptedLLMServer:
         self.default: Item | None = None
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="llm-server", daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, once per test.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="llm-server", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> ScriptedLLMServer:
@@ -439,8 +679,12 @@ class ScriptedLLMServer:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point all three native providers at this server."""
-        return {**API_KEYS, "OPENAI_BASE_URL": self.openai_base_url,
-                "ANTHROPIC_BASE_URL": self.anthropic_base_url, "GEMINI_BASE_URL": self.gemini_base_url}
+        return {
+            **API_KEYS,
+            "OPENAI_BASE_URL": self.openai_base_url,
+            "ANTHROPIC_BASE_URL": self.anthropic_base_url,
+            "GEMINI_BASE_URL": self.gemini_base_url,
+        }
 
     def push(self, *items: Item) -> ScriptedLLMServer:
         with self._lock:
@@ -483,17 +727,29 @@ class ScriptedLLMServer:
                 except ValueError:
                     body = {"_unparsed": raw.decode("utf-8", "replace")}
                 provider, model, stream = _route(parsed.path, body)
-                recorded = RecordedRequest(provider=provider, method="POST", path=parsed.path,
-                                           query={k: v[0] for k, v in parse_qs(parsed.query).items()},
-                                           headers={k.lower(): v for k, v in self.headers.items()},
-                                           body=body, stream=stream)
+                recorded = RecordedRequest(
+                    provider=provider,
+                    method="POST",
+                    path=parsed.path,
+                    query={k: v[0] for k, v in parse_qs(parsed.query).items()},
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                    stream=stream,
+                )
                 if provider == "unknown":
                     self._send_json(404, {"error": {"message": f"no such endpoint {parsed.path}"}}, {})
                     return
                 item = server._next(recorded)
                 if isinstance(item, Raw):
-                    data = item.body if isinstance(item.body, bytes) else \
-                        (item.body.encode() if isinstance(item.body, str) else json.dumps(item.body).encode())
+                    data = (
+                        item.body
+                        if isinstance(item.body, bytes)
+                        else (
+                            item.body.encode()
+                            if isinstance(item.body, str)
+                            else json.dumps(item.body).encode()
+                        )
+                    )
                     self._send_bytes(item.status, data, {"content-type": "application/json", **item.headers})
                     return
                 if isinstance(item, Fail):
@@ -506,12 +762,20 @@ class ScriptedLLMServer:
                     time.sleep(item.delay)
                 render = _Render(item, model, next(server._seq))
                 if not stream:
-                    body_out = {"openai": render.openai_json, "chat": render.chat_json,
-                                "anthropic": render.anthropic_json, "gemini": render.gemini_json}[provider]()
+                    body_out = {
+                        "openai": render.openai_json,
+                        "chat": render.chat_json,
+                        "anthropic": render.anthropic_json,
+                        "gemini": render.gemini_json,
+                    }[provider]()
                     self._send_json(200, body_out, item.headers)
                     return
-                events = {"openai": render.openai_sse, "chat": render.chat_sse,
-                          "anthropic": render.anthropic_sse, "gemini": render.gemini_sse}[provider]()
+                events = {
+                    "openai": render.openai_sse,
+                    "chat": render.chat_sse,
+                    "anthropic": render.anthropic_sse,
+                    "gemini": render.gemini_sse,
+                }[provider]()
                 self._send_sse(events, item, "\r\n\r\n" if provider == "gemini" else "\n\n")
 
             def _send_bytes(self, status: int, data: bytes, headers: dict[str, str]) -> None:
@@ -523,8 +787,9 @@ class ScriptedLLMServer:
                 self.wfile.write(data)
 
             def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-                self._send_bytes(status, json.dumps(payload).encode(),
-                                 {"content-type": "application/json", **headers})
+                self._send_bytes(
+                    status, json.dumps(payload).encode(), {"content-type": "application/json", **headers}
+                )
 
             def _chunk(self, data: bytes) -> None:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

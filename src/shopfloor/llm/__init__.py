@@ -7,47 +7,63 @@
 Layers: `types` (data model), `errors`, `adapters/*` (native wire formats),
 `client.Client` (routing, middleware, pricing via `catalog`), and the high-level
 `generate` / `stream` / `generate_object` / `stream_object`.
+
+Names are imported on first use, so `import shopfloor.llm.types` stays cheap.
 """
 
-from shopfloor.llm.abort import AbortController, AbortSignal
-from shopfloor.llm.catalog import get_latest_model, get_model_info, list_models
-from shopfloor.llm.client import Client, get_default_client, set_default_client
-from shopfloor.llm.errors import *  # noqa: F403 - the taxonomy is part of the public API
-from shopfloor.llm.generate import GenerateResult, StepResult, generate
-from shopfloor.llm.middleware import (
-    BudgetHook,
-    BudgetMiddleware,
-    CallbackMiddleware,
-    Middleware,
-    TracingMiddleware,
-)
-from shopfloor.llm.retry import RetryPolicy, retry
-from shopfloor.llm.streaming import StreamAccumulator, StreamResult, stream
-from shopfloor.llm.structured import generate_object, stream_object
-from shopfloor.llm.types import *  # noqa: F403 - the data model is part of the public API
+from __future__ import annotations
 
-__all__ = [
-    "AbortController",
-    "AbortSignal",
-    "BudgetHook",
-    "BudgetMiddleware",
-    "CallbackMiddleware",
-    "Client",
-    "GenerateResult",
-    "Middleware",
-    "RetryPolicy",
-    "StepResult",
-    "StreamAccumulator",
-    "StreamResult",
-    "TracingMiddleware",
-    "generate",
-    "generate_object",
-    "get_default_client",
-    "get_latest_model",
-    "get_model_info",
-    "list_models",
-    "retry",
-    "set_default_client",
-    "stream",
-    "stream_object",
-]
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "shopfloor.llm.abort": ("AbortController", "AbortSignal"),
+    "shopfloor.llm.catalog": ("get_latest_model", "get_model_info", "list_models"),
+    "shopfloor.llm.client": ("Client", "get_default_client", "set_default_client"),
+    "shopfloor.llm.generation": ("GenerateResult", "StepResult", "generate"),
+    "shopfloor.llm.middleware": (
+        "BudgetHook",
+        "BudgetMiddleware",
+        "CallbackMiddleware",
+        "Middleware",
+        "TracingMiddleware",
+    ),
+    "shopfloor.llm.retry": (
+        "RetryPolicy",
+    ),  # retry() itself: shopfloor.llm.retry.retry (the module owns the name)
+    "shopfloor.llm.streaming": ("StreamAccumulator", "StreamResult", "stream"),
+    "shopfloor.llm.structured": ("generate_object", "stream_object"),
+    "shopfloor.llm.types": (
+        "AdapterTimeout",
+        "ContentKind",
+        "ContentPart",
+        "FinishReason",
+        "ImageData",
+        "Message",
+        "ModelInfo",
+        "RateLimitInfo",
+        "Request",
+        "Response",
+        "ResponseFormat",
+        "Role",
+        "StreamEvent",
+        "StreamEventType",
+        "TimeoutConfig",
+        "Tool",
+        "ToolCall",
+        "ToolChoice",
+        "ToolDefinition",
+        "ToolResult",
+        "Usage",
+    ),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'shopfloor.llm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

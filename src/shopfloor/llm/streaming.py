@@ -14,7 +14,7 @@ from typing import Any
 from shopfloor.llm.abort import AbortSignal
 from shopfloor.llm.client import Client
 from shopfloor.llm.errors import SDKError, StreamError
-from shopfloor.llm.generate import DEFAULT_MAX_TOOL_ROUNDS, CallPlan, StepResult, StopCondition
+from shopfloor.llm.generation import DEFAULT_MAX_TOOL_ROUNDS, CallPlan, StepResult, StopCondition
 from shopfloor.llm.retry import RetryPolicy, retry
 from shopfloor.llm.tools import RepairFn
 from shopfloor.llm.types import (

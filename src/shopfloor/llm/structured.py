@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
 from shopfloor.llm.errors import NoObjectGeneratedError
-from shopfloor.llm.generate import GenerateResult, generate
+from shopfloor.llm.generation import GenerateResult, generate
 from shopfloor.llm.partial_json import parse_partial_json
 from shopfloor.llm.streaming import StreamResult, stream
 from shopfloor.llm.types import ResponseFormat, StreamEventType
