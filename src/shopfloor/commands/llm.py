@@ -61,7 +61,7 @@ def ask_command(
 ) -> None:
     """Send one prompt and print the answer (streamed), its usage and its cost."""
     from shopfloor.llm.errors import ConfigurationError, SDKError, UnknownModelError
-    from shopfloor.llm.generate import generate
+    from shopfloor.llm.generation import generate
     from shopfloor.llm.streaming import stream
     from shopfloor.llm.types import StreamEventType
 
