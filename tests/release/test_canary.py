@@ -15,7 +15,7 @@ from shopfloor.release.errors import EXIT_IN_FLIGHT, EXIT_PAUSED, TargetBusy
 from shopfloor.release.ledger import Ledger
 from shopfloor.release.releases import create_release
 from shopfloor.release.target_client import TargetClient
-from tests.support.release import ERROR_RATE_METRIC, Traffic, make_service, starts, target_toml
+from tests.support.release import ERROR_RATE_METRIC, Traffic, make_service, smoke_metric, starts, target_toml
 
 
 def _release(project: Path, version: str, mode: str = "ok") -> str:
@@ -108,3 +108,20 @@ def test_a_paused_canary_blocks_other_deploys_to_its_target(project: Path) -> No
     assert blocked.value.exit_code == EXIT_IN_FLIGHT
     assert "shopfloor promote --target web" in blocked.value.line()
     assert starts(project.parent) == ["v1", "v2"]
+
+
+def test_blue_green_switches_at_once_after_a_smoke_run_on_the_idle_release(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml(strategy="bluegreen", count=1,
+                                                        metrics=smoke_metric(project.parent)))
+    v1, v2, bad = _release(project, "v1"), _release(project, "v2"), _release(project, "bad", mode="fail500")
+    releaser = Releaser(ProjectFile.load())
+    port = releaser.deploy(v1, "web", "one")["proxy_port"]
+    with Traffic(port) as traffic:
+        refused = releaser.deploy(bad, "web", "bad")
+        good = releaser.deploy(v2, "web", "two")
+    assert refused["state"] == "rolled_back" and refused["plan"] == [0]
+    assert good["state"] == "succeeded" and good["plan"] == [0]
+    assert good["traffic"] == [{"digest": v2, "role": "stable", "weight": 100}]
+    served = [d for _, status, d in traffic.seen if status]
+    assert bad not in served  # the green side got no user traffic before it passed its smoke run
+    assert served[0] == v1 and served[-1] == v2
