@@ -195,3 +195,29 @@ def test_git_hooks_and_protected_paths_are_read_only(open_sandbox, workspace: Pa
     with pytest.raises(PermissionError, match="read-only"):
         env.write_file("scenarios/sealed.yaml", "cheat")
     assert not (workspace / ".git" / "hooks" / "post-checkout").exists()
+
+
+def test_swapping_a_directory_for_a_symlink_cannot_redirect_host_writes(open_sandbox, workspace: Path,
+                                                                        outside_dir: Path) -> None:
+    """Hostile code races the host: it keeps replacing `d` with a symlink out of the workspace
+    while the host writes `d/canary.txt`. Every host write either lands inside or fails."""
+    import threading
+
+    env = open_sandbox()
+    (workspace / "d").mkdir()
+    swapper = threading.Thread(target=env.exec_command, kwargs={
+        "command": f"end=$((SECONDS+2)); while [ $SECONDS -lt $end ]; do mv d d.real; "
+                   f"ln -s {outside_dir} d; rm d; mv d.real d; done",
+        "timeout_ms": 10_000})
+    swapper.start()
+    attempts = failures = 0
+    while swapper.is_alive():
+        attempts += 1
+        try:
+            env.write_file("d/canary.txt", "pwned\n")
+        except OSError:
+            failures += 1
+    swapper.join()
+    assert attempts > 10
+    assert (outside_dir / "canary.txt").read_text() == "untouched\n"
+    assert sorted(p.name for p in outside_dir.iterdir()) == ["canary.txt"]

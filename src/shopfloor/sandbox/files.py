@@ -8,10 +8,12 @@ read or write outside it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 #: Lines returned by read_file when the caller gives no limit (the spec's read_file default).
 DEFAULT_READ_LIMIT_LINES = 2000
@@ -63,8 +65,8 @@ class FileOps:
 
     def read_file(self, path: str, offset: int | None = None, limit: int | None = None) -> str:
         """Lines `offset`.. (1-based) of a text file, at most `limit` of them, without line numbers."""
-        target = self.resolve(path)
-        data = target.read_bytes()
+        with self._open(self.resolve(path), "rb") as fh:
+            data = fh.read()
         if b"\0" in data[:BINARY_SNIFF_BYTES]:
             raise ValueError(f"{path}: binary file, not shown")
         lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)
@@ -73,10 +75,38 @@ class FileOps:
 
     def write_file(self, path: str, content: str) -> None:
         target = self.resolve(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if self.confine:
-            self.resolve(str(target.parent))  # mkdir may have followed a symlinked parent
-        target.write_text(content)
+        if not self.confine:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        with self._open(target, "w", create=True) as fh:
+            fh.write(content)
+
+    def _open(self, real: Path, mode: str, *, create: bool = False) -> IO[Any]:
+        """Open a resolved path; when confined, without following any symlink on the way.
+
+        `resolve` checked the path, but sandboxed code runs concurrently and could
+        swap a directory for a symlink before the open. So every component is
+        opened relative to its parent with O_NOFOLLOW: a swapped-in symlink fails
+        the open instead of leading the host (often root) outside the workspace.
+        """
+        if not self.confine:
+            return open(real, mode)
+        parts = real.relative_to(self.root).parts
+        if not parts:
+            raise IsADirectoryError(f"{real}: is a directory")
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for part in parts[:-1]:
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, dir_fd=fd)
+                child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = child
+            flags = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC) if "w" in mode else os.O_RDONLY
+            leaf = os.open(parts[-1], flags | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+        finally:
+            os.close(fd)
+        return os.fdopen(leaf, mode)
 
     def file_exists(self, path: str) -> bool:
         try:
@@ -123,15 +153,13 @@ class FileOps:
             raise FileNotFoundError(f"{path}: no such file or directory")
         hits: list[str] = []
         for file in self._files(base, opts.glob_filter):
-            if self.confine and not self.file_exists(str(file)):
-                continue  # a symlink pointing out of the workspace
             try:
-                with file.open("rb") as fh:
+                with self._open(self.resolve(str(file)), "rb") as fh:
                     head = fh.read(BINARY_SNIFF_BYTES)
                     if b"\0" in head:
                         continue
                     text = (head + fh.read()).decode("utf-8", errors="replace")
-            except OSError:
+            except OSError:  # unreadable, or (confined) a symlink out of the workspace
                 continue
             for number, line in enumerate(text.splitlines(), 1):
                 if regex.search(line):
