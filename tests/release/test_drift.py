@@ -6,10 +6,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from shopfloor.config import ProjectFile
+from shopfloor.release.artifacts import source_revision
 from shopfloor.release.deploy import Releaser
 from shopfloor.release.drift import capture_snapshot, compare
-from shopfloor.release.errors import EXIT_DRIFT
+from shopfloor.release.errors import EXIT_DRIFT, DriftDetected
 from shopfloor.release.ledger import Ledger
 from shopfloor.release.releases import create_release
 from shopfloor.release.target_client import TargetClient
@@ -61,12 +64,8 @@ def test_a_run_snapshot_taken_at_start_is_what_the_deploy_compares(project: Path
         (project / "shopfloor.toml").write_text(target_toml(count=5))  # config edited mid-run
         manifest, _ = create_release(make_service(project.parent / "v1", "v1"), ProjectFile.load(),
                                      ledger=ledger, run_id="run-1")
-    try:
+    with pytest.raises(DriftDetected, match="config_hash"):
         Releaser(ProjectFile.load()).deploy(manifest.digest, "web", "k")
-    except Exception as exc:
-        assert "config_hash" in str(exc) and type(exc).__name__ == "DriftDetected"
-    else:
-        raise AssertionError("deploy with a drifted run context was not refused")
 
 
 def test_drift_reports_a_live_target_changed_out_of_band(project: Path, shopfloor_cmd: list[str]) -> None:
@@ -91,3 +90,22 @@ def test_drift_reports_a_live_target_changed_out_of_band(project: Path, shopfloo
     TargetClient("web").stop()
     stopped = releaser.drift_report("web")["items"]
     assert stopped == [{"item": "target", "ledger": digest, "live": "not running"}]
+
+
+def test_source_revision_follows_tracked_edits_not_untracked_files(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "app.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "app.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    clean = source_revision(repo)
+    assert len(clean) == 40
+    (repo / "runs").mkdir()
+    (repo / "runs" / "log.txt").write_text("untracked\n")
+    assert source_revision(repo) == clean
+    (repo / "app.py").write_text("x = 2\n")
+    first_edit = source_revision(repo)
+    (repo / "app.py").write_text("x = 3\n")
+    assert first_edit.startswith(clean + "+dirty.") and source_revision(repo) not in (clean, first_edit)

@@ -115,17 +115,25 @@ def tree_digest(root: Path) -> str:
 
 
 def source_revision(root: Path) -> str:
-    """The git commit of `root` when it is a checkout (with `+dirty` if it has changes), else ''."""
+    """The git commit of `root` when it is a checkout, else ''.
+
+    Uncommitted changes to tracked files add `+dirty.<hash of the diff>`, so editing them
+    again changes the revision. Untracked files do not count: run directories and build
+    output appear there all the time.
+    """
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=False)
+                              timeout=10, check=False)
         if head.returncode != 0:
             return ""
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True,
-                               text=True, timeout=10, check=False)
+        diff = subprocess.run(["git", "-C", str(root), "diff", "HEAD", "--no-ext-diff", "--binary"],
+                              capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    revision = head.stdout.decode().strip()
+    if diff.stdout:
+        revision += "+dirty." + hashlib.sha256(diff.stdout).hexdigest()[:12]
+    return revision
 
 
 def artifacts_dir() -> Path:
