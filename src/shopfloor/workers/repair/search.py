@@ -111,7 +111,7 @@ def _fitness(report: TestReport) -> int:
 EnvironmentFactory = Callable[[Path], ExecutionEnvironment]
 
 
-def sandboxed_python(workdir: Path, policy: SandboxPolicy | None = None) -> ExecutionEnvironment:
+def sandboxed_python(workdir: Path, policy: SandboxPolicy | None = None) -> SandboxedExecutionEnvironment:
     """A bubblewrap sandbox over `workdir` that can run this interpreter and its packages.
 
     The interpreter may live under a home directory, which the sandbox hides; it is
