@@ -21,6 +21,7 @@ from shopfloor.pipeline.scope import RunScope
 
 HANDLER_PLUGINS: list[str] = [
     "shopfloor.workers.workspace",  # shopfloor.workspace
+    "shopfloor.workers.visible_tests",  # shopfloor.tests
     "shopfloor.release.handlers",  # shopfloor.gate, shopfloor.deploy
     "shopfloor.twins.handler",  # shopfloor.twins
     "shopfloor.govern.run_hooks",  # no types: makes each run reachable by `shopfloor stop`
