@@ -7,12 +7,17 @@
 
 `twin_fleet` is a factory: `twin_fleet(["slack", "jira"], seed=..., chaos=...)`
 returns a running TwinFleet; every fleet it started stops at teardown.
+`webhook_receiver` is a loopback HTTP server recording what twins push to it
+(Jira webhooks, Slack events): `(url, deliveries)`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -36,6 +41,36 @@ def twin_fleet() -> Iterator[Callable[..., TwinFleet]]:
             return stack.enter_context(run_twins(names, **options))
 
         yield start
+
+
+@dataclass
+class Delivery:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[tuple[str, list[Delivery]]]:
+    """A real HTTP server on loopback that records every POST: (url, deliveries)."""
+    received: list[Delivery] = []
+
+    class Record(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append(Delivery(self.path, dict(self.headers), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks", received
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

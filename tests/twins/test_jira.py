@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -219,39 +216,15 @@ def test_v3_requires_atlassian_document_format(jira_twin: RunningTwin) -> None:
     assert connect(jira_twin).issue(created.key).fields.description == "hello"  # v2 renders plain text
 
 
-class _Hooks(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        type(self).received.append(json.loads(self.rfile.read(length)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def hook_receiver() -> Iterator[tuple[str, list[dict]]]:
-    received: list[dict] = []
-    handler = type("Hooks", (_Hooks,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
-    server.server_close()
-
-
-def test_issue_events_are_sent_as_webhooks(twin_fleet, hook_receiver) -> None:
-    url, received = hook_receiver
+def test_issue_events_are_sent_as_webhooks(twin_fleet, webhook_receiver) -> None:
+    url, received = webhook_receiver
     twin = twin_fleet(["jira"], seed={"jira": {"webhooks": [{"url": url}]}})["jira"]
     jira = connect(twin)
     issue = jira.create_issue(project="OPS", summary="Page on-call", issuetype={"name": "Task"})
     jira.transition_issue(issue, "Done")
     assert twin.twin.webhooks.wait_idle()
-    assert [e["webhookEvent"] for e in received] == ["jira:issue_created", "jira:issue_updated"]
-    assert received[0]["issue"]["key"] == "OPS-1" and received[0]["issue_event_type_name"] == "issue_created"
-    assert received[1]["changelog"]["items"][0]["toString"] == "Done"
-    assert [d["status"] for d in twin.twin.webhooks.deliveries] == [204, 204]
+    events = [json.loads(r.body) for r in received]
+    assert [e["webhookEvent"] for e in events] == ["jira:issue_created", "jira:issue_updated"]
+    assert events[0]["issue"]["key"] == "OPS-1" and events[0]["issue_event_type_name"] == "issue_created"
+    assert events[1]["changelog"]["items"][0]["toString"] == "Done"
+    assert [d["status"] for d in twin.twin.webhooks.deliveries] == [200, 200]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
 
 from shopfloor.twins.runner import RunningTwin
 from tests.support.twins import SLACK_BOT_TOKEN, SLACK_USER_TOKEN
@@ -159,3 +162,25 @@ def test_rate_limit_429_is_retried_by_the_sdk_handler(twin_fleet) -> None:
     posts = slack.twin.journal.entries(path="/api/chat.postMessage")
     assert [e.status for e in posts] == [429, 429, 200]
     assert [e.fault for e in posts] == ["rate_limit", "rate_limit", None]
+
+
+def test_events_api_callbacks_are_signed_like_slacks(twin_fleet, webhook_receiver) -> None:
+    url, received = webhook_receiver
+    slack = twin_fleet(["slack"], seed={"slack": {"events": {"url": url, "signing_secret": "s3cret"}}})[
+        "slack"
+    ]
+    assert slack.credentials()["signing_secret"] == "s3cret"
+    bot = client(slack)
+    posted = bot.chat_postMessage(channel="#general", text="build green")
+    bot.reactions_add(channel=posted["channel"], name="white_check_mark", timestamp=posted["ts"])
+    bot.conversations_create(name="incidents")
+    assert slack.twin.webhooks.wait_idle()
+    verifier = SignatureVerifier("s3cret")
+    for delivery in received:
+        assert verifier.is_valid_request(delivery.body, delivery.headers)
+    assert not SignatureVerifier("wrong").is_valid_request(received[0].body, received[0].headers)
+    events = [json.loads(d.body) for d in received]
+    assert {e["type"] for e in events} == {"event_callback"}
+    assert [e["event"]["type"] for e in events] == ["message", "reaction_added", "channel_created"]
+    assert events[0]["event"]["text"] == "build green" and events[0]["event"]["channel"] == posted["channel"]
+    assert events[1]["event"]["item"] == {"type": "message", "channel": posted["channel"], "ts": posted["ts"]}

@@ -364,7 +364,7 @@ class JiraTwin(Twin):
                 "jira:issue_deleted": "issue_deleted",
             }.get(event, "issue_generic")
         for url in targets:
-            self.webhooks.send(url, copy.deepcopy(payload))
+            self.webhooks.send(url, event, payload)
 
     # --- metadata ----------------------------------------------------------------------------------
     @route("GET", PREFIX + "/serverInfo")

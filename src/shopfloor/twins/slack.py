@@ -20,16 +20,22 @@ Fixture (`slack:` in a seed file):
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
 
 from shopfloor.twins.framework import Twin, TwinReply, TwinRequest, json_response, route
+from shopfloor.twins.webhooks import WebhookSender
 
 DEFAULT_BOT_TOKEN = "xoxb-shopfloor-twin"
 DEFAULT_USER_TOKEN = "xoxp-shopfloor-twin"
+DEFAULT_SIGNING_SECRET = "shopfloor-twin-signing-secret"
 BOT_SCOPES = [
     "chat:write",
     "channels:read",
@@ -74,7 +80,11 @@ def _fail(error: str, **extra: Any) -> TwinReply:
 class SlackTwin(Twin):
     name = "slack"
     description = "Slack Web API (slack_sdk.WebClient)"
-    fixture_keys = frozenset({"team", "bot", "tokens", "users", "channels", "messages"})
+    fixture_keys = frozenset({"team", "bot", "tokens", "users", "channels", "messages", "events"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.webhooks = WebhookSender()
+        super().__init__(*args, **kwargs)
 
     # --- fixture & state ---------------------------------------------------------------------------
     def load_fixture(self, fixture: Mapping[str, Any]) -> None:
@@ -88,6 +98,8 @@ class SlackTwin(Twin):
                 messages={},
                 tokens={},
                 ts_seq=0,
+                events=None,
+                app_id=self.ids.next("A", 10),
             )
             bot = self._add_user(
                 {"name": "shopbot", "real_name": "Shopfloor Bot", "is_bot": True, **fixture.get("bot", {})}
@@ -117,6 +129,41 @@ class SlackTwin(Twin):
         for spec in fixture.get("messages", []):
             channel = self._channel_by_name(spec["channel"])
             self._post(channel["id"], self._user_by_name(spec["user"])["id"], spec["text"])
+        if "events" in fixture:
+            s["events"] = {
+                "url": fixture["events"]["url"],
+                "signing_secret": fixture["events"].get("signing_secret", DEFAULT_SIGNING_SECRET),
+            }
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        """Deliver an Events API `event_callback`, signed as Slack signs it (X-Slack-Signature v0)."""
+        config = self.state["events"]
+        if not config:
+            return
+        envelope = {
+            "token": "verification-token-unused",
+            "team_id": self.state["team"]["id"],
+            "api_app_id": self.state["app_id"],
+            "event": {**event, "event_ts": event.get("ts")},
+            "type": "event_callback",
+            "event_id": self.ids.next("Ev", 10),
+            "event_time": int(self.clock.now()),
+            "authorizations": [
+                {"team_id": self.state["team"]["id"], "user_id": self.state["bot_user"], "is_bot": True}
+            ],
+        }
+        body = json.dumps(envelope).encode()
+        # Wall-clock time: receivers reject signatures older than five minutes.
+        timestamp = str(int(time.time()))
+        digest = hmac.new(
+            config["signing_secret"].encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256
+        )
+        self.webhooks.send_body(
+            config["url"],
+            event["type"],
+            body,
+            {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=" + digest.hexdigest()},
+        )
 
     def _default_workspace(self, *, with_user_token: bool) -> None:
         alice = self._add_user({"name": "alice", "real_name": "Alice Adams", "email": "alice@example.com"})
@@ -224,15 +271,20 @@ class SlackTwin(Twin):
         env = {"SLACK_API_URL": self.base_url()}
         if bot:
             env["SLACK_BOT_TOKEN"] = bot
+        if self.state["events"]:
+            env["SLACK_SIGNING_SECRET"] = self.state["events"]["signing_secret"]
         return env
 
     def credentials(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "tokens": {
                 t: {"user": self.state["users"][v["user_id"]]["name"], "scopes": v["scopes"]}
                 for t, v in self.state["tokens"].items()
             }
         }
+        if self.state["events"]:
+            out["signing_secret"] = self.state["events"]["signing_secret"]
+        return out
 
     def error_response(self, status: int, message: str) -> Response:
         return json_response(
@@ -401,6 +453,18 @@ class SlackTwin(Twin):
             raise _fail("name_taken")
         private = str(args.get("is_private", "false")).lower() in ("true", "1")
         channel = self._add_channel(name, caller, private, [caller])
+        if not private:
+            self._emit(
+                {
+                    "type": "channel_created",
+                    "channel": {
+                        "id": channel["id"],
+                        "name": name,
+                        "created": channel["created"],
+                        "creator": caller,
+                    },
+                }
+            )
         return {"ok": True, "channel": self._public(channel, caller)}
 
     @route("POST", "/api/conversations.info")
@@ -422,6 +486,15 @@ class SlackTwin(Twin):
             out.update(warning="already_in_channel", response_metadata={"warnings": ["already_in_channel"]})
         else:
             channel["members"].append(caller)
+            self._emit(
+                {
+                    "type": "member_joined_channel",
+                    "user": caller,
+                    "channel": channel["id"],
+                    "channel_type": "C",
+                    "team": self.state["team"]["id"],
+                }
+            )
         out["channel"] = self._public(channel, caller)
         return out
 
@@ -481,6 +554,8 @@ class SlackTwin(Twin):
         if args.get("blocks"):
             extra["blocks"] = args["blocks"]
         message = self._post(channel["id"], caller, text, **extra)
+        channel_type = "group" if channel["is_private"] else "channel"
+        self._emit({**message, "channel": channel["id"], "channel_type": channel_type})
         return {"ok": True, "channel": channel["id"], "ts": message["ts"], "message": message}
 
     @route("POST", "/api/chat.update")
@@ -555,4 +630,14 @@ class SlackTwin(Twin):
                 break
         else:
             reactions.append({"name": name, "users": [caller], "count": 1})
+        self._emit(
+            {
+                "type": "reaction_added",
+                "user": caller,
+                "reaction": name,
+                "item_user": message["user"],
+                "item": {"type": "message", "channel": channel["id"], "ts": message["ts"]},
+                "ts": f"{int(self.clock.now())}.000000",
+            }
+        )
         return {"ok": True}

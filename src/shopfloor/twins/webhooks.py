@@ -8,6 +8,7 @@ local test services; a retry would hide their bugs).
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections import deque
@@ -23,16 +24,20 @@ class WebhookSender:
     def __init__(self, timeout_s: float = DEFAULT_WEBHOOK_TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
         self.deliveries: deque[dict[str, Any]] = deque(maxlen=DEFAULT_MAX_DELIVERIES_KEPT)
-        self._queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, str, bytes, dict[str, str]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def send(self, url: str, payload: dict[str, Any]) -> None:
+    def send(self, url: str, event: str, payload: Any, headers: dict[str, str] | None = None) -> None:
+        """Queue a JSON POST of `payload`."""
+        self.send_body(url, event, json.dumps(payload).encode(), headers or {})
+
+    def send_body(self, url: str, event: str, body: bytes, headers: dict[str, str]) -> None:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="twin-webhooks", daemon=True)
                 self._thread.start()
-        self._queue.put((url, payload))
+        self._queue.put((url, event, body, {"Content-Type": "application/json", **headers}))
 
     def wait_idle(self, timeout_s: float = DEFAULT_WEBHOOK_TIMEOUT_S) -> bool:
         """Block until every queued delivery was attempted (for tests)."""
@@ -43,10 +48,10 @@ class WebhookSender:
     def _run(self) -> None:
         with httpx.Client(timeout=self.timeout_s) as client:
             while True:
-                url, payload = self._queue.get()
-                record: dict[str, Any] = {"url": url, "event": payload.get("webhookEvent"), "status": None}
+                url, event, body, headers = self._queue.get()
+                record: dict[str, Any] = {"url": url, "event": event, "status": None}
                 try:
-                    record["status"] = client.post(url, json=payload).status_code
+                    record["status"] = client.post(url, content=body, headers=headers).status_code
                 except httpx.HTTPError as exc:
                     record["error"] = f"{type(exc).__name__}: {exc}"
                 self.deliveries.append(record)
