@@ -13,7 +13,7 @@ import ast
 import re
 from collections.abc import Callable
 
-from shopfloor.govern.brake.evidence import FileEdit, file_edits
+from shopfloor.govern.brake.evidence import FileEdit
 from shopfloor.govern.brake.steps import Step, ToolIntent, ToolStep
 from shopfloor.govern.globs import normalize
 from shopfloor.govern.policy import Policy
@@ -103,7 +103,7 @@ class GamingDetector:
         if isinstance(step, ToolStep) and step.is_error:
             return None
         self._judged.add(step.call_id)
-        for edit in file_edits(step.name, step.arguments):
+        for edit in step.edits:
             reason = self._judge(step.name, edit)
             if reason:
                 return reason

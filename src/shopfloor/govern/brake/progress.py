@@ -11,7 +11,7 @@ number of passing tests does not.
 from __future__ import annotations
 
 from shopfloor.govern.brake.config import GrowthConfig, PlateauConfig
-from shopfloor.govern.brake.evidence import PassFail, file_edits, parse_test_counts
+from shopfloor.govern.brake.evidence import PassFail, parse_test_counts
 from shopfloor.govern.brake.steps import Step, ToolStep
 
 
@@ -60,7 +60,7 @@ class GrowthDetector:
     def observe(self, step: Step) -> str | None:
         if not isinstance(step, ToolStep) or step.is_error:
             return None
-        self._lines += sum(e.lines_added for e in file_edits(step.name, step.arguments))
+        self._lines += sum(e.lines_added for e in step.edits)
         run = _test_run(step)
         if run is None:
             return None

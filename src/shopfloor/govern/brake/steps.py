@@ -16,7 +16,10 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from shopfloor.govern.brake.evidence import FileEdit, file_edits
 
 #: Parts of a tool's output that change on every run of the same call (timings, timestamps,
 #: addresses); masked before outputs are compared, so "the same result" means the same content.
@@ -43,11 +46,16 @@ class ToolStep:
     is_error: bool
     node_id: str = ""
 
-    @property
+    # Cached: several detectors compare the same step many times over their windows.
+    @cached_property
     def signature(self) -> str:
         return f"{self.name}:{_hash(json.dumps(self.arguments, sort_keys=True, default=str))}"
 
-    @property
+    @cached_property
+    def edits(self) -> list[FileEdit]:
+        return file_edits(self.name, self.arguments)
+
+    @cached_property
     def result_hash(self) -> str:
         return _hash(f"{self.is_error}:{stable_output(self.output)}")
 
@@ -79,6 +87,10 @@ class ToolIntent:
     name: str
     arguments: dict[str, Any]
     node_id: str = ""
+
+    @cached_property
+    def edits(self) -> list[FileEdit]:
+        return file_edits(self.name, self.arguments)
 
 
 Step = ToolStep | TextStep | FileState | ToolIntent

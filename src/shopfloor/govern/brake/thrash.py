@@ -13,7 +13,6 @@ import hashlib
 from collections import defaultdict
 
 from shopfloor.govern.brake.config import ThrashConfig
-from shopfloor.govern.brake.evidence import file_edits
 from shopfloor.govern.brake.steps import FileState, Step, ToolStep
 from shopfloor.govern.globs import normalize
 
@@ -54,7 +53,7 @@ class ThrashDetector:
         if not isinstance(step, ToolStep) or step.is_error:
             return None
         reason = None
-        for edit in file_edits(step.name, step.arguments):
+        for edit in step.edits:
             path = normalize(edit.path)
             if edit.content is not None:
                 self._content[path] = edit.content
