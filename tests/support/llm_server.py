@@ -714,6 +714,7 @@ class ScriptedLLMServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as real API servers do; else small writes wait for delayed ACKs
 
             def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
                 pass
