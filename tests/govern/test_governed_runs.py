@@ -162,3 +162,28 @@ def test_run_budget_exhaustion_stops_the_run_resumably(
                              env=_env(llm_server))
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run_dir / "budget.json").read_text())["limits_override"] == {"usd": 5.0}
+
+
+def test_brake_fails_the_node_and_replay_finds_the_same_firing(
+        project: Path, llm_server: ScriptedLLMServer, start_run: object,  # noqa: F811
+        shopfloor_cmd: list[str]) -> None:
+    (project / "shopfloor.toml").write_text("[agent]\nenvironment = \"local\"\n")
+    llm_server.default = lambda req: Reply(tool_calls=[ToolUse("shell", {"command": "ls"})])
+    proc = start_run()  # type: ignore[operator]
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    result = json.loads(out)
+    assert result["node_outcomes"]["implement"] == "fail"
+    assert "brake: stuck: the same `shell` call returned the same result" in result["failure_reason"]
+    run_dir = project / "run"
+    live = [e for e in _events(run_dir) if e["kind"] == "brake.steer"]
+    assert len(live) == 1 and live[0]["data"]["node_id"] == "implement"  # type: ignore[index]
+
+    replayed = subprocess.run([*shopfloor_cmd, "brake", "replay", str(run_dir / "events.jsonl"), "--json"],
+                              capture_output=True, text=True, timeout=60)
+    assert replayed.returncode == 0, replayed.stderr
+    stuck = json.loads(replayed.stdout)["detectors"]["stuck"]
+    # The live brake fires on the 4th `ls` (its tool_call_end); replay names that event's seq.
+    fourth_end = [e for e in _events(run_dir) if e["kind"] == "agent.tool_call_end"][3]
+    assert stuck["fired"] and stuck["first_index"] == fourth_end["seq"]
+    assert stuck["reason"] == live[0]["data"]["reason"]  # type: ignore[index]
