@@ -25,7 +25,8 @@ def _release(project: Path, version: str, mode: str = "ok") -> str:
 
 
 def test_a_canary_returning_500s_rolls_back_automatically(project: Path) -> None:
-    (project / "shopfloor.toml").write_text(target_toml(steps="[20, 50]", metrics=ERROR_RATE_METRIC))
+    (project / "shopfloor.toml").write_text(target_toml(steps="[20, 50]", metrics=ERROR_RATE_METRIC,
+                                                        interval_s=0.5, min_requests=2))
     good, bad = _release(project, "v1"), _release(project, "v2", mode="fail500")
     releaser = Releaser(ProjectFile.load())
     port = releaser.deploy(good, "web", "good")["proxy_port"]
@@ -52,7 +53,8 @@ def test_a_canary_returning_500s_rolls_back_automatically(project: Path) -> None
 
 
 def test_a_healthy_canary_walks_every_step_and_is_promoted(project: Path) -> None:
-    (project / "shopfloor.toml").write_text(target_toml(steps="[20, 50]", metrics=ERROR_RATE_METRIC))
+    (project / "shopfloor.toml").write_text(target_toml(steps="[20, 50]", metrics=ERROR_RATE_METRIC,
+                                                        interval_s=0.5, min_requests=2))
     v1, v2 = _release(project, "v1"), _release(project, "v2")
     releaser = Releaser(ProjectFile.load())
     port = releaser.deploy(v1, "web", "one")["proxy_port"]

@@ -112,8 +112,11 @@ def test_reusing_a_key_for_another_artifact_is_refused(project: Path, shopfloor_
     assert starts(project.parent) == ["v1"]
 
 
-def test_a_retry_while_the_first_is_in_flight_gets_409(project: Path, shopfloor_cmd: list[str]) -> None:
+def test_a_retry_while_the_first_is_in_flight_gets_409(project: Path, shopfloor_cmd: list[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     (project / "shopfloor.toml").write_text(target_toml())
+    gate = project.parent / "let-it-start"
+    monkeypatch.setenv("START_GATE", str(gate))  # the service waits for this file: the deploy stays in flight
     digest = _release(project, "slow", mode="slowstart")
     first: list[dict] = []
     worker = threading.Thread(
@@ -125,6 +128,7 @@ def test_a_retry_while_the_first_is_in_flight_gets_409(project: Path, shopfloor_
             time.sleep(0.02)
     retry = subprocess.run([*shopfloor_cmd, "deploy", digest, "--target", "web", "--idempotency-key", "k"],
                            capture_output=True, text=True, cwd=project)
+    gate.touch()
     worker.join()
     assert retry.returncode == EXIT_IN_FLIGHT, retry.stderr
     assert "still in progress" in retry.stderr

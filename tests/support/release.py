@@ -16,7 +16,8 @@ import pytest
 SERVICE_SOURCE = textwrap.dedent('''
     """A tiny service: GET /healthz is 200; other paths answer per mode.txt.
 
-    ok: 200 with the version; fail500: 500 (a bad build); slowstart: takes 1.5 s to bind its port.
+    ok: 200 with the version; fail500: 500 (a bad build); slowstart: binds its port only once the
+    file named by $START_GATE exists (at most 8 s), so a test can hold a deploy in flight.
     """
     import http.server, os, pathlib, time
 
@@ -24,7 +25,9 @@ SERVICE_SOURCE = textwrap.dedent('''
     MODE = (HERE / "mode.txt").read_text().strip()
     VERSION = (HERE / "version.txt").read_text().strip()
     if MODE == "slowstart":
-        time.sleep(1.5)
+        deadline = time.monotonic() + 8
+        while not os.path.exists(os.environ.get("START_GATE", "")) and time.monotonic() < deadline:
+            time.sleep(0.02)
     if os.environ.get("START_LOG"):
         with open(os.environ["START_LOG"], "a") as fh:
             fh.write(f"{os.getpid()} {VERSION}\\n")
