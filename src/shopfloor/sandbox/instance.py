@@ -62,8 +62,8 @@ class SandboxInstance:
 
     @staticmethod
     def supervisor_command(control_fd: int, bridge_mount: str, ports: Sequence[int]) -> list[str]:
-        # -E -s: ignore PYTHON* variables and user site-packages; the supervisor needs only stdlib.
-        return [sys.executable, "-E", "-s", str(SUPERVISOR_SCRIPT), str(control_fd), bridge_mount,
+        # -E -s -S: no PYTHON* variables, no site-packages (nor their .pth hooks): stdlib only.
+        return [sys.executable, "-E", "-s", "-S", str(SUPERVISOR_SCRIPT), str(control_fd), bridge_mount,
                 *map(str, ports)]
 
     def start(self, build_argv: Callable[[int], list[str]]) -> None:
