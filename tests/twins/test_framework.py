@@ -144,3 +144,26 @@ def test_bad_twin_references_are_user_errors() -> None:
     }.items():
         with pytest.raises(UserError, match=message):
             twin_class(ref)
+
+
+def test_fixed_ports_and_busy_ports() -> None:
+    import socket
+
+    from shopfloor.errors import UserError
+    from shopfloor.twins.runner import run_twins
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with (
+            pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{port}"),
+            run_twins(["slack"], ports={"slack": port}),
+        ):
+            pass
+    # The port is free again now; a twin asked to use it does.
+    with run_twins(["slack"], ports={"slack": port}) as fleet:
+        assert fleet["slack"].url == f"http://127.0.0.1:{port}"
+        assert httpx.get(f"http://127.0.0.1:{port}/_twin/health").json()["twin"] == "slack"
+    with pytest.raises(UserError, match="not started"), run_twins(["slack"], ports={"jira": port}):
+        pass

@@ -1,6 +1,6 @@
 """`shopfloor twins`: run digital twins of third-party services in the foreground.
 
-    shopfloor twins up [slack jira okta aws] [--seed FILE] [--chaos FILE] [--json]
+    shopfloor twins up [slack jira okta aws] [--seed FILE] [--chaos FILE] [--port NAME=PORT] [--json]
     shopfloor twins list [--json]
 
 `up` prints each twin's base URL, the credentials it accepts and the
@@ -26,6 +26,9 @@ def up_command(
     seed: Path | None = typer.Option(None, "--seed", help="YAML/JSON fixtures, one section per twin."),
     chaos: Path | None = typer.Option(None, "--chaos", help="YAML/JSON chaos profile."),
     id_seed: int = typer.Option(0, "--id-seed", help="Seed of the twins' deterministic ids."),
+    port: list[str] = typer.Option(
+        [], "--port", help="NAME=PORT: a fixed loopback port for a twin (default: a free one). Repeatable."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object, then keep serving."),
 ) -> None:
     """Start twins on loopback ports and keep them up until Ctrl-C or SIGTERM."""
@@ -34,12 +37,23 @@ def up_command(
     import signal
     import threading
 
+    from shopfloor.errors import UserError
     from shopfloor.twins.runner import BUILTIN_TWINS, run_twins
 
+    ports: dict[str, int] = {}
+    for spec in port:
+        name, _, number = spec.partition("=")
+        if not number.isdigit() or not 0 < int(number) < 65536:
+            raise UserError(
+                f"bad port {spec!r}", where="--port", fix="write NAME=PORT, e.g. --port slack=9100"
+            )
+        ports[name] = int(number)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with run_twins(names or list(BUILTIN_TWINS), seed=seed, chaos=chaos, id_seed=id_seed) as fleet:
+        with run_twins(
+            names or list(BUILTIN_TWINS), seed=seed, chaos=chaos, id_seed=id_seed, ports=ports
+        ) as fleet:
             described = fleet.describe()
             if as_json:
                 typer.echo(json.dumps({"pid": os.getpid(), "twins": described, "env": fleet.environment()}))

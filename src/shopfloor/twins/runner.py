@@ -159,6 +159,7 @@ def start_twin(
     chaos: ChaosProfile | None = None,
     id_seed: int | str = 0,
     host: str = DEFAULT_HOST,
+    port: int = 0,
     where: str = "seed",
 ) -> RunningTwin:
     name = cls.name
@@ -170,7 +171,14 @@ def start_twin(
             f"bad `{name}` section: {what}", where=where, fix=f"see the {name} seed format in docs/twins.md"
         ) from None
     profile = chaos or ChaosProfile()
-    server = TwinServer(twin, chaos=profile.twins.get(name), chaos_seed=profile.seed, host=host).start()
+    server = TwinServer(twin, chaos=profile.twins.get(name), chaos_seed=profile.seed, host=host, port=port)
+    try:
+        server.start()
+    except OSError as exc:
+        raise UserError(
+            f"twin {name!r} cannot listen on {host}:{port}: {exc.strerror}",
+            fix="pick a free port, or leave it out to get one from the kernel",
+        ) from None
     return RunningTwin(name, twin, server)
 
 
@@ -182,12 +190,22 @@ def run_twins(
     chaos: ChaosProfile | Mapping[str, Any] | Path | str | None = None,
     id_seed: int | str = 0,
     host: str = DEFAULT_HOST,
+    ports: Mapping[str, int] | None = None,
 ) -> Iterator[TwinFleet]:
-    """Start the named twins (seeded, with chaos), yield them, stop them all on exit."""
+    """Start the named twins (seeded, with chaos), yield them, stop them all on exit.
+
+    Each twin listens on a free port the kernel picks, unless `ports` names one for it.
+    """
     classes = {cls.name: cls for cls in (twin_class(n) for n in names)}  # bad names fail before any start
     known = list(dict.fromkeys([*BUILTIN_TWINS, *classes]))
     fixtures, where = load_seed(seed, known)
     profile = load_chaos(chaos)
+    unknown_ports = sorted(set(ports or {}) - set(classes))
+    if unknown_ports:
+        raise UserError(
+            f"a port is given for {unknown_ports[0]!r}, which is not started",
+            fix=f"name one of: {', '.join(classes)}",
+        )
     unknown = sorted(set(profile.twins) - set(known))
     if unknown:
         raise UserError(
@@ -197,7 +215,13 @@ def run_twins(
         running: dict[str, RunningTwin] = {}
         for name, cls in classes.items():
             twin = start_twin(
-                cls, fixture=fixtures.get(name), chaos=profile, id_seed=id_seed, host=host, where=where
+                cls,
+                fixture=fixtures.get(name),
+                chaos=profile,
+                id_seed=id_seed,
+                host=host,
+                port=(ports or {}).get(name, 0),
+                where=where,
             )
             stack.callback(twin.server.stop)
             running[name] = twin
