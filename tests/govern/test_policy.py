@@ -35,10 +35,11 @@ def test_project_section_extends_defaults_and_sets_budgets(tmp_path: Path) -> No
 [policy]
 protected_paths = ["migrations/**"]
 critical_paths = ["src/billing/**"]
-allowed_loopback_ports = [5432]
 [[policy.command_rules]]
 pattern = "terraform\\\\s+destroy"
 reason = "infra teardown needs a human"
+[sandbox]
+allowed_ports = [5432]
 [budgets]
 usd = 3.5
 [budgets.node]
@@ -60,7 +61,7 @@ def test_defaults_can_be_switched_off(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "where"), [
-    ("[policy]\nallowed_loopback_ports = [70000]\n", "[policy].allowed_loopback_ports"),
+    ("[policy]\nprotected_paths = [\" \"]\n", "[policy].protected_paths"),
     ("[[policy.command_rules]]\npattern = \"(\"\nreason = \"x\"\n", "[policy].command_rules[0].pattern"),
     ("[policy]\nprotected = []\n", "[policy].protected"),
     ("[budgets]\nusd = -1\n", "[budgets].usd"),

@@ -10,7 +10,6 @@ destructive commands; a project adds to them and can switch them off explicitly.
     [policy]
     protected_paths = ["migrations/**"]      # added to DEFAULT_PROTECTED_PATHS
     critical_paths = ["src/billing/**"]      # the release gate asks a human
-    allowed_loopback_ports = [5432]
     [[policy.command_rules]]
     pattern = "\\bterraform\\s+destroy\\b"
     reason = "infrastructure teardown needs a human"
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shopfloor.config import ProjectFile
 from shopfloor.govern.globs import matches_any
+from shopfloor.sandbox.policy import SandboxPolicy
 
 #: Paths an agent must never edit: the evaluator, CI and the factory's own configuration.
 DEFAULT_PROTECTED_PATHS: tuple[str, ...] = (
@@ -151,7 +151,6 @@ class PolicySection(BaseModel):
     critical_paths: list[str] = []
     command_rules: list[CommandRule] = []
     default_command_rules: bool = True
-    allowed_loopback_ports: list[int] = []
 
     @field_validator("protected_paths", "critical_paths", "test_paths")
     @classmethod
@@ -159,14 +158,6 @@ class PolicySection(BaseModel):
         for glob in value:
             if not glob.strip():
                 raise ValueError("empty path glob")
-        return value
-
-    @field_validator("allowed_loopback_ports")
-    @classmethod
-    def _ports(cls, value: list[int]) -> list[int]:
-        for port in value:
-            if not 1 <= port <= 65535:
-                raise ValueError(f"port {port} is outside 1..65535")
         return value
 
 
@@ -181,18 +172,22 @@ class Policy(BaseModel):
     #: Evaluated in order; the first match decides. Project rules come before the defaults,
     #: so a project `allow` rule can exempt a command a default would refuse.
     command_rules: tuple[CommandRule, ...] = DEFAULT_COMMAND_RULES
+    #: The network allow-list: host loopback ports a sandbox may reach. It is written once, as
+    #: `[sandbox] allowed_ports` (the sandbox enforces it); the policy carries it so that the
+    #: policy digest, and approvals bound to it, change when it does.
     allowed_loopback_ports: tuple[int, ...] = ()
     budgets: BudgetsConfig = BudgetsConfig()
 
     @classmethod
-    def from_sections(cls, section: PolicySection, budgets: BudgetsConfig) -> Policy:
+    def from_sections(cls, section: PolicySection, budgets: BudgetsConfig,
+                      allowed_loopback_ports: tuple[int, ...] = ()) -> Policy:
         protected = (DEFAULT_PROTECTED_PATHS if section.default_protected_paths else ()) + tuple(
             section.protected_paths)
         defaults = DEFAULT_COMMAND_RULES if section.default_command_rules else ()
         rules = tuple(section.command_rules) + defaults
         return cls(protected_paths=protected, test_paths=tuple(section.test_paths),
                    critical_paths=tuple(section.critical_paths), command_rules=rules,
-                   allowed_loopback_ports=tuple(section.allowed_loopback_ports), budgets=budgets)
+                   allowed_loopback_ports=allowed_loopback_ports, budgets=budgets)
 
     def is_protected(self, path: str) -> str | None:
         """The protected glob that `path` (workspace-relative) matches, or None."""
@@ -209,7 +204,9 @@ class Policy(BaseModel):
 def load_policy(project_file: ProjectFile | None = None) -> Policy:
     """The effective policy of a project (raises UserError with one line on a bad section)."""
     pf = project_file if project_file is not None else ProjectFile.load()
-    return Policy.from_sections(pf.section("policy", PolicySection), pf.section("budgets", BudgetsConfig))
+    ports = tuple(SandboxPolicy.from_config(pf).allowed_ports)
+    section, budgets = pf.section("policy", PolicySection), pf.section("budgets", BudgetsConfig)
+    return Policy.from_sections(section, budgets, ports)
 
 
 def policy_digest(policy: Policy) -> str:
