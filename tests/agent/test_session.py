@@ -741,3 +741,19 @@ def test_a_listener_may_abort_the_session_from_inside_an_event(anthropic_agent: 
     session.submit("go")
     assert session.state == SessionState.CLOSED
     assert anthropic_agent.of_kind("session_end")[0].data["reason"] == "brake"
+
+
+def test_a_timed_out_command_that_ignores_sigterm_is_killed_after_the_grace(
+    anthropic_agent: AgentHarness,
+) -> None:
+    command = "trap 'echo got TERM' TERM; echo started; while true; do sleep 0.1; done"
+    anthropic_agent.server.push(
+        Reply(tool_calls=[ToolUse("shell", {"command": command, "timeout_ms": 300})]), Reply(text="it hung")
+    )
+    started = time.monotonic()
+    anthropic_agent.session().submit("run the stubborn thing")
+    elapsed = time.monotonic() - started
+    output = anthropic_agent.of_kind("tool_call_end")[0].data["output"]
+    assert output.startswith("started\ngot TERM\n")  # SIGTERM first, which the command ignored
+    assert "[ERROR: Command timed out after 300ms." in output and "Exit code: 137" in output
+    assert 2.0 <= elapsed < 6  # then SIGKILL after the 2 s grace
