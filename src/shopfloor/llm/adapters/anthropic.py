@@ -352,6 +352,7 @@ class AnthropicAdapter:
             message: dict[str, Any] = {}
             blocks: dict[int, dict[str, Any]] = {}
             partial_json: dict[int, str] = {}
+            pieces: dict[int, list[str]] = {}  # text/thinking deltas per block, joined when the block stops
             for sse in self.http.iter_sse(response, options):
                 data = decode_event(self.name, sse)
                 kind = data.get("type") or sse.event
@@ -379,7 +380,7 @@ class AnthropicAdapter:
                     block = blocks.setdefault(index, {"type": "text", "text": ""})
                     dtype = delta.get("type")
                     if dtype == "text_delta":
-                        block["text"] = block.get("text", "") + delta.get("text", "")
+                        pieces.setdefault(index, []).append(delta.get("text", ""))
                         yield event(
                             StreamEventType.TEXT_DELTA, delta=delta.get("text", ""), text_id=str(index)
                         )
@@ -402,7 +403,7 @@ class AnthropicAdapter:
                             ),
                         )
                     elif dtype == "thinking_delta":
-                        block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+                        pieces.setdefault(index, []).append(delta.get("thinking", ""))
                         yield event(
                             StreamEventType.REASONING_DELTA, reasoning_delta=delta.get("thinking", "")
                         )
@@ -411,6 +412,8 @@ class AnthropicAdapter:
                 elif kind == "content_block_stop":
                     index = int(data.get("index", 0))
                     block = blocks.get(index, {})
+                    if index in pieces and block.get("type") in ("text", "thinking"):
+                        block[block["type"]] = block.get(block["type"], "") + "".join(pieces.pop(index))
                     if block.get("type") == "tool_use":
                         raw = partial_json.get(index, "")
                         try:

@@ -55,7 +55,8 @@ def text_part(text: str) -> ContentPart:
 
 
 def event(kind: StreamEventType, **fields: Any) -> StreamEvent:
-    return StreamEvent(type=kind, **fields)
+    """A stream event built without re-validation: adapters pass well-typed values, once per delta."""
+    return StreamEvent.model_construct(type=kind, **fields)
 
 
 def merge_options(body: dict[str, Any], options: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
