@@ -168,3 +168,21 @@ def test_module_level_default_client(llm_env: ScriptedLLMServer) -> None:
         assert generate("claude-opus-4-6", "hi").text == "from default"
     finally:
         set_default_client(None)
+
+
+def test_async_complete_and_stream(client: Client, llm_server: ScriptedLLMServer) -> None:
+    import asyncio
+
+    async def main() -> tuple[str, list[str]]:
+        llm_server.push(Reply(text="async hello"), Reply(text="async stream", chunk_size=3))
+        done, events = await asyncio.gather(
+            client.acomplete(_request("claude-opus-4-6")),
+            _collect(client.astream(_request("gemini-3-flash-preview"))),
+        )
+        return done.text, events
+
+    async def _collect(stream):  # type: ignore[no-untyped-def]
+        return [e.delta async for e in stream if e.type == StreamEventType.TEXT_DELTA]
+
+    text, deltas = asyncio.run(main())
+    assert {text, "".join(d or "" for d in deltas)} == {"async hello", "async stream"}

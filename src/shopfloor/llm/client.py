@@ -10,9 +10,10 @@ catalog (`Response.cost_usd`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from shopfloor.llm.adapter import ProviderAdapter
@@ -210,6 +211,24 @@ class Client:
         for mw in reversed(self.middleware):
             handler = _bind_stream(mw, handler)
         return handler(request)
+
+    async def acomplete(
+        self, request: Request, *, timeout: float | None = None, abort_signal: Any | None = None
+    ) -> Response:
+        """`complete` for asyncio code: the blocking call runs on a worker thread."""
+        return await asyncio.to_thread(self.complete, request, timeout=timeout, abort_signal=abort_signal)
+
+    async def astream(
+        self, request: Request, *, timeout: float | None = None, abort_signal: Any | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """`stream` as an async iterator; each event is read on a worker thread.
+
+        To stop early, abort the signal: the connection closes and the stream raises AbortError.
+        """
+        events = self.stream(request, timeout=timeout, abort_signal=abort_signal)
+        done = object()
+        while (event := await asyncio.to_thread(next, events, done)) is not done:
+            yield event  # type: ignore[misc]
 
     def _guarded_stream(
         self, adapter: ProviderAdapter, request: Request, options: CallOptions
