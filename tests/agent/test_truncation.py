@@ -63,3 +63,14 @@ def test_limits_are_overridable_per_tool() -> None:
     assert "[WARNING: Tool output was truncated." in out and "lines omitted" not in out
     out = truncate_tool_output(text, "read_file", {}, {"read_file": 10})
     assert "[... 40 lines omitted ...]" in out
+
+
+def test_a_zero_line_limit_turns_line_truncation_off_and_char_limits_must_be_positive() -> None:
+    import pytest
+
+    from shopfloor.agent.config import SessionConfig
+
+    text = "\n".join(str(i) for i in range(1000))
+    assert truncate_tool_output(text, "shell", {}, {"shell": 0}) == text
+    with pytest.raises(ValueError, match="greater than 0"):
+        SessionConfig(tool_output_limits={"shell": 0})

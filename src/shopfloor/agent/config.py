@@ -6,7 +6,7 @@ takes effect on the next LLM call.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator
 
 #: 0 means unlimited, for both turn limits.
 DEFAULT_MAX_TURNS = 0
@@ -37,8 +37,10 @@ class SessionConfig(BaseModel):
     default_command_timeout_ms: int = Field(DEFAULT_COMMAND_TIMEOUT_MS, gt=0)
     max_command_timeout_ms: int = Field(DEFAULT_MAX_COMMAND_TIMEOUT_MS, gt=0)
     reasoning_effort: str | None = None
-    tool_output_limits: dict[str, int] = Field(default_factory=dict)
-    tool_line_limits: dict[str, int | None] = Field(default_factory=dict)
+    #: Per-tool character limits (positive); see shopfloor.agent.truncation for the defaults.
+    tool_output_limits: dict[str, PositiveInt] = Field(default_factory=dict)
+    #: Per-tool line limits; None or 0 turns line truncation off for that tool.
+    tool_line_limits: dict[str, NonNegativeInt | None] = Field(default_factory=dict)
     enable_loop_detection: bool = True
     loop_detection_window: int = Field(DEFAULT_LOOP_DETECTION_WINDOW, ge=1)
     max_subagent_depth: int = Field(DEFAULT_MAX_SUBAGENT_DEPTH, ge=0)

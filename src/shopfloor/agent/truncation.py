@@ -102,6 +102,6 @@ def truncate_tool_output(
     max_lines = (
         line_limits[tool_name] if tool_name in line_limits else DEFAULT_TOOL_LINE_LIMITS.get(tool_name)
     )
-    if max_lines is not None:
+    if max_lines:  # None or 0: no line limit for this tool
         result = truncate_lines(result, max_lines)
     return result
