@@ -184,3 +184,20 @@ def test_events_api_callbacks_are_signed_like_slacks(twin_fleet, webhook_receive
     assert [e["event"]["type"] for e in events] == ["message", "reaction_added", "channel_created"]
     assert events[0]["event"]["text"] == "build green" and events[0]["event"]["channel"] == posted["channel"]
     assert events[1]["event"]["item"] == {"type": "message", "channel": posted["channel"], "ts": posted["ts"]}
+
+
+def test_direct_messages_by_user_id_and_conversations_open(slack_twin: RunningTwin) -> None:
+    bot = client(slack_twin)
+    alice = bot.users_lookupByEmail(email="alice@example.com")["user"]["id"]
+    sent = bot.chat_postMessage(channel=alice, text="your deploy is done")
+    assert sent["channel"].startswith("D")
+    opened = bot.conversations_open(users=alice)
+    assert opened["channel"]["id"] == sent["channel"] and opened["already_open"] is True
+    assert [m["text"] for m in bot.conversations_history(channel=sent["channel"])["messages"]] == [
+        "your deploy is done"
+    ]
+    ims = [c["id"] for page in bot.conversations_list(types="im") for c in page["channels"]]
+    assert ims == [sent["channel"]]
+    publics = [c["name"] for page in bot.conversations_list() for c in page["channels"]]
+    assert sorted(publics) == ["general", "random"]
+    assert slack_error(lambda: bot.conversations_open(users="U0NOBODY")).response["error"] == "user_not_found"

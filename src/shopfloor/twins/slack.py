@@ -47,6 +47,9 @@ BOT_SCOPES = [
     "users:read",
     "users:read.email",
     "reactions:write",
+    "im:write",
+    "im:read",
+    "im:history",
 ]
 #: Default and maximum page sizes, as Slack documents them per method.
 DEFAULT_PAGE_LIMIT = 100
@@ -62,6 +65,7 @@ REQUIRED_SCOPES = {
     "conversations.members": "channels:read",
     "conversations.create": "channels:manage",
     "conversations.join": "channels:join",
+    "conversations.open": "im:write",
     "conversations.history": "channels:history",
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
@@ -333,10 +337,36 @@ class SlackTwin(Twin):
         except ValueError:
             raise _fail("invalid_json") from None
 
+    def _im(self, caller: str, user: str) -> tuple[dict[str, Any], bool]:
+        """The direct-message conversation between two users, opened if needed: (channel, already_open)."""
+        for channel in self.state["channels"].values():
+            if channel["is_im"] and set(channel["members"]) == {caller, user}:
+                return channel, True
+        cid = self.ids.next("D", 10)
+        channel = {
+            "id": cid,
+            "name": "",
+            "is_channel": False,
+            "is_group": False,
+            "is_im": True,
+            "is_mpim": False,
+            "is_private": True,
+            "is_archived": False,
+            "user": user,
+            "created": int(self.clock.now()),
+            "is_user_deleted": False,
+            "members": list(dict.fromkeys([caller, user])),
+        }
+        self.state["channels"][cid] = channel
+        self.state["messages"][cid] = []
+        return channel, False
+
     def _channel(self, args: Mapping[str, Any], caller: str) -> dict[str, Any]:
         ref = str(args.get("channel") or "")
         if not ref:
             raise _fail("channel_not_found")
+        if ref in self.state["users"]:  # a user id as channel means the DM with that user, as on Slack
+            return self._im(caller, ref)[0]
         for channel in self.state["channels"].values():
             if channel["id"] == ref or ("#" + channel["name"] == ref or channel["name"] == ref):
                 if channel["is_private"] and caller not in channel["members"]:
@@ -427,7 +457,13 @@ class SlackTwin(Twin):
             c
             for c in sorted(self.state["channels"].values(), key=lambda c: c["id"])
             if (
-                ("private_channel" in types and c["is_private"] and caller in c["members"])
+                ("im" in types and c["is_im"] and caller in c["members"])
+                or (
+                    "private_channel" in types
+                    and c["is_private"]
+                    and not c["is_im"]
+                    and caller in c["members"]
+                )
                 or ("public_channel" in types and not c["is_private"])
             )
             and not (exclude_archived and c["is_archived"])
@@ -472,6 +508,22 @@ class SlackTwin(Twin):
     def conversations_info(self, request: TwinRequest) -> Any:
         args, caller = self._args(request), request.auth["user_id"]
         return {"ok": True, "channel": self._public(self._channel(args, caller), caller)}
+
+    @route("POST", "/api/conversations.open")
+    def conversations_open(self, request: TwinRequest) -> Any:
+        args, caller = self._args(request), request.auth["user_id"]
+        users = [u.strip() for u in str(args.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise _fail("users_list_not_supplied")
+        if len(users) > 1:
+            raise _fail("not_supported", detail="the twin opens one-to-one DMs only")
+        if users[0] not in self.state["users"]:
+            raise _fail("user_not_found")
+        channel, already = self._im(caller, users[0])
+        out: dict[str, Any] = {"ok": True, "channel": {"id": channel["id"]}}
+        if already:
+            out.update(no_op=True, already_open=True)
+        return out
 
     @route("POST", "/api/conversations.join")
     def conversations_join(self, request: TwinRequest) -> Any:
