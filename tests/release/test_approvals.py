@@ -90,6 +90,9 @@ def test_a_reused_approval_does_not_fit_another_digest(setup) -> None:
     changed = _candidate(config, ledger, tmp / "c", billing="charge = 1000\n")
     decision = evaluate(config, ledger, run_id="r1", gate="gate", digest=changed, base=base)
     assert decision.status == "approval_required"
+    # A reviewer who looked at the first candidate cannot approve the second by accident.
+    with pytest.raises(ApprovalError, match="not the"):
+        approvals.decide(ledger, "r1", "gate", approve=True, approver="alice", expect_digest=approved[:12])
     assert any("bound to digest" in r for r in decision.reasons)
     with pytest.raises(ApprovalError, match="bound to digest"):
         approvals.require(ledger, run_id="r1", gate="gate", digest=changed, diff_hash=decision.diff_hash)

@@ -2,7 +2,7 @@
 
     shopfloor release create DIR [--run-id ID] [--validation FILE] [--satisfaction X] [--json]
     shopfloor release stop-target --target NAME
-    shopfloor approve RUN_ID [GATE] [--as NAME] [--ttl SECONDS] [--json]
+    shopfloor approve RUN_ID [GATE] [--as NAME] [--ttl SECONDS] [--digest PREFIX] [--json]
     shopfloor reject RUN_ID [GATE] --reason TEXT [--as NAME] [--json]
     shopfloor deploy DIGEST --target NAME --idempotency-key KEY [--json]
     shopfloor promote --target NAME [--json]
@@ -127,6 +127,8 @@ def approve_command(
     approver: str | None = typer.Option(None, "--as", help=f"Approver identity (default: ${APPROVER_ENV} "
                                                           "or the login name)."),
     ttl: float | None = typer.Option(None, "--ttl", help="Seconds the approval stays usable (default 24 h)."),
+    digest: str = typer.Option("", "--digest", help="The digest (prefix) you reviewed; refused if the gate "
+                                                     "now waits on another."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Approve the artifact a gate is waiting on (bound to its digest and diff hash)."""
@@ -135,7 +137,8 @@ def approve_command(
 
     with Ledger() as ledger:
         d = approvals.decide(ledger, run_id, gate, approve=True, approver=_approver(approver),
-                             ttl_s=approvals.DEFAULT_APPROVAL_TTL_S if ttl is None else ttl)
+                             ttl_s=approvals.DEFAULT_APPROVAL_TTL_S if ttl is None else ttl,
+                             expect_digest=digest)
     _print_decision(d, as_json)
 
 

@@ -98,8 +98,12 @@ def pending(ledger: Ledger, run_id: str, gate: str | None = None) -> dict[str, A
 
 
 def decide(ledger: Ledger, run_id: str, gate: str | None, *, approve: bool, approver: str,
-           reason: str = "", ttl_s: float = DEFAULT_APPROVAL_TTL_S) -> Decision:
-    """Approve or reject what the gate is waiting on, bound to its digest and diff hash."""
+           reason: str = "", ttl_s: float = DEFAULT_APPROVAL_TTL_S, expect_digest: str = "") -> Decision:
+    """Approve or reject what the gate is waiting on, bound to its digest and diff hash.
+
+    `expect_digest` (a prefix) is the artifact the human reviewed: if the gate now waits on
+    another one, nothing is recorded.
+    """
     if not approver.strip():
         raise UserError("approver identity is empty", where="--as", fix="pass --as YOUR_NAME")
     if not approve and not reason.strip():
@@ -107,6 +111,10 @@ def decide(ledger: Ledger, run_id: str, gate: str | None, *, approve: bool, appr
     if ttl_s <= 0:
         raise UserError(f"ttl {ttl_s} must be positive", where="--ttl", fix="pass seconds, e.g. 3600")
     req = pending(ledger, run_id, gate)
+    if expect_digest and not req["digest"].startswith(expect_digest):
+        raise ApprovalError(f"gate {req['gate']!r} now waits on digest {req['digest'][:12]}, not the "
+                            f"{expect_digest[:12]} you reviewed", where=f"run {run_id}",
+                            fix="review the new candidate, then approve it with its digest")
     now = time.time()
     decision = Decision(run_id=run_id, gate=req["gate"], digest=req["digest"], diff_hash=req["diff_hash"],
                         decision="approved" if approve else "rejected", approver=approver, reason=reason,

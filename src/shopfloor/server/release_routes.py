@@ -85,7 +85,8 @@ def routes(server: ServerContext) -> list[BaseRoute]:
                 d = approvals.decide(ledger, request.path_params["run_id"], request.path_params["gate"],
                                      approve=verdict == "approve", approver=str(body.get("approver", "")),
                                      reason=str(body.get("reason", "")),
-                                     ttl_s=float(body.get("ttl_s", approvals.DEFAULT_APPROVAL_TTL_S)))
+                                     ttl_s=float(body.get("ttl_s", approvals.DEFAULT_APPROVAL_TTL_S)),
+                                     expect_digest=str(body.get("digest", "")))
             return 200, dict(d.__dict__)
         return await _handle(act)
 
