@@ -351,6 +351,8 @@ class Releaser:
 
     def history(self, target: str) -> dict[str, Any]:
         self.recover()
+        if not self.ledger.deployments(target):
+            get_target(self.config, target)  # nothing recorded: say so if the name is wrong
         client = TargetClient(target)
         live = client.state() if client.running() else None
         rows = [{"deployment_id": d.id, "digest": d.digest, "kind": d.kind, "state": d.state,
