@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from shopfloor.agent.session import SessionResult
+from shopfloor.config import ProjectFile
 from shopfloor.govern.budget import Budget, BudgetExceeded
+from shopfloor.govern.governor import SessionGovernor
 from shopfloor.govern.llm_budget import budget_middleware
-from shopfloor.govern.policy import BudgetLimits
+from shopfloor.govern.policy import BudgetLimits, load_policy
 from shopfloor.llm.client import Client
 from shopfloor.llm.errors import SDKError
 from shopfloor.llm.types import Message, Request, StreamEventType
-from tests.support.llm_server import Fail, Reply, ScriptedLLMServer, llm_server  # noqa: F401
+from tests.support.agent import make_harness
+from tests.support.llm_server import Fail, Reply, ScriptedLLMServer, ToolUse, llm_server  # noqa: F401
 
 MODEL = "claude-sonnet-4-5"
 
@@ -62,3 +71,48 @@ def test_streams_are_reserved_and_settled(llm_server: ScriptedLLMServer) -> None
     final = next(e.response for e in events if e.type == StreamEventType.FINISH)
     assert final is not None
     assert budget.spent()["usd"] == pytest.approx(final.cost_usd) and budget.spent()["tokens"] == 120
+
+
+def test_twenty_real_sessions_share_one_budget(tmp_path: Path) -> None:
+    """20 agent Sessions in 20 threads, one run budget: every sent call is charged, none overspends."""
+    limit = 12.0
+    run = Budget("run", BudgetLimits(usd=limit))
+    policy = load_policy(ProjectFile(None, {}))
+    counter = itertools.count()
+    with ScriptedLLMServer() as server:
+        def model(_: object) -> Reply:  # ~$0.09 a call
+            return Reply(tool_calls=[ToolUse("shell", {"command": f"echo {next(counter)}"})],
+                         input_tokens=20_000, output_tokens=2_000)
+
+        server.default = model
+        results: list[SessionResult] = []
+        reservations: list[float] = []
+
+        def agent(i: int) -> None:
+            (tmp_path / f"a{i}").mkdir()
+            harness = make_harness("anthropic", server, tmp_path / f"a{i}")
+            session = harness.session()
+            SessionGovernor(policy, run.child(f"session-{i}")).attach(session)
+            original = session.client.middleware.hook.reserve
+
+            def reserve(request: Any, estimate: float) -> Any:
+                reservations.append(estimate)
+                return original(request, estimate)
+
+            session.client.middleware.hook.reserve = reserve
+            results.append(session.submit("work until the money runs out"))
+            harness.client.close()
+
+        threads = [threading.Thread(target=agent, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        server.default = None
+    spent = run.spent()
+    assert len(results) == 20 and all(r.status == "aborted" and "budget exceeded" in (r.error or "")
+                                      for r in results)
+    assert spent["reserved_usd"] == pytest.approx(0, abs=1e-9)
+    assert spent["llm_calls"] == len(server.requests) > 20  # every call that went out was charged
+    assert spent["usd"] <= limit  # at most one reservation over is the promise; real usage stays under
+    assert spent["usd"] > limit - 2 * max(reservations)  # and the budget was really used, not refused early
