@@ -221,3 +221,20 @@ def test_swapping_a_directory_for_a_symlink_cannot_redirect_host_writes(open_san
     assert attempts > 10
     assert (outside_dir / "canary.txt").read_text() == "untouched\n"
     assert sorted(p.name for p in outside_dir.iterdir()) == ["canary.txt"]
+
+
+def test_processes_escaping_their_session_still_hit_the_cap_and_die_with_the_sandbox(open_sandbox) -> None:
+    env = open_sandbox(max_processes=12)
+    # setsid gives the hog a session of its own, so it outlives its command; it keeps
+    # taking every free slot of the process cap with threads.
+    hog = ("setsid python3 -c \"import threading, time\n"
+           "while True:\n"
+           "    try: threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n"
+           "    except RuntimeError: time.sleep(0.01)\" & sleep 0.5")
+    env.exec_command(hog, timeout_ms=5000)
+    time.sleep(0.2)
+    starved = env.exec_command("echo hello")
+    assert starved.exit_code == LIMIT_EXIT_CODES["processes"] and starved.limit == "processes"
+    assert "cannot start the command" in starved.stderr
+    env.cleanup()  # ends the whole sandbox, escaped sessions included
+    assert env.exec_command("echo hello").stdout == "hello\n"

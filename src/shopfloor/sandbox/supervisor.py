@@ -41,6 +41,8 @@ import sys
 import forward  # type: ignore[import-not-found]  # sibling file, on sys.path as the script's directory
 
 _MAX_MESSAGE = 1 << 20
+#: Exit status reported when the command could not even be forked (as a shell reports "cannot execute").
+CANNOT_START_STATUS = 126
 #: Kill sweeps over a finished command's session before giving up on stragglers.
 KILL_SWEEPS = 100
 
@@ -83,7 +85,15 @@ class Supervisor:
         return True
 
     def start(self, request: dict, fds: list[int]) -> None:  # type: ignore[type-arg]
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # e.g. the process cap, filled by processes that left their session
+            with contextlib.suppress(OSError):
+                os.write(fds[1], f"sandbox: cannot start the command: {exc.strerror}\n".encode())
+                os.write(fds[2], str(CANNOT_START_STATUS).encode())
+            for fd in fds:
+                os.close(fd)
+            return
         if pid == 0:
             self._exec_child(request, fds)
         os.close(fds[0])
