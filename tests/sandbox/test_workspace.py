@@ -110,3 +110,14 @@ def test_sandbox_runs_in_a_workspace_and_cannot_touch_its_git(project: Path, man
     assert "Read-only file system" in result.stderr
     assert (Path(workspace.path) / "app.py").read_text() == "VERSION = 3\n"
     assert not (Path(workspace.path) / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_prune_deletes_only_snapshots_no_workspace_uses(project: Path, manager: WorkspaceManager) -> None:
+    old = manager.create(project, "HEAD~1", name="old")
+    current = manager.create(project, "HEAD", name="current")
+    manager.discard(old.name)
+    assert sorted(p.name for p in manager.snapshots.iterdir()) == sorted([old.revision, current.revision])
+    assert manager.prune(min_age_s=3600) == []  # too young: a workspace may be being created on it
+    assert manager.prune(min_age_s=0) == [old.revision]
+    assert [p.name for p in manager.snapshots.iterdir()] == [current.revision]
+    assert (Path(manager.get("current").path) / "app.py").read_text() == "VERSION = 2\n"

@@ -6,6 +6,7 @@
     shopfloor sandbox workspace list [--json]
     shopfloor sandbox workspace keep NAME
     shopfloor sandbox workspace discard NAME
+    shopfloor sandbox workspace prune [--min-age S]
 
 `exec` exits with the command's own exit code; when a limit stopped it, with
 that limit's code (124 timeout, 137 memory, 152 CPU, 153 file size, 154
@@ -19,6 +20,8 @@ import sys
 from pathlib import Path
 
 import typer
+
+from shopfloor.sandbox.workspace import DEFAULT_PRUNE_MIN_AGE_S
 
 #: Wall-clock limit for `sandbox exec` when --timeout is not given (the spec's upper bound).
 DEFAULT_EXEC_TIMEOUT_S = 600.0
@@ -122,6 +125,18 @@ def workspace_discard(name: str = typer.Argument(..., help="Workspace name.")) -
 
     WorkspaceManager().discard(name)
     typer.echo(f"discarded {name}")
+
+
+@workspace_app.command("prune")
+def workspace_prune(
+    min_age: float = typer.Option(DEFAULT_PRUNE_MIN_AGE_S, "--min-age",
+                                  help="Keep snapshots younger than this (seconds)."),
+) -> None:
+    """Delete revision snapshots that no workspace uses any more."""
+    from shopfloor.sandbox.workspace import WorkspaceManager
+
+    removed = WorkspaceManager().prune(min_age)
+    typer.echo(f"pruned {len(removed)} snapshot(s)")
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,7 @@ Each workspace lives in `<state dir>/workspaces/<name>/` with `workspace.json`
 (written atomically) beside `tree/`, the directory to work in. At the end a
 workspace is either discarded (unmounted and deleted) or kept as a candidate:
 it stays listed, and is remounted on demand after a reboot or kill -9.
+Snapshots no workspace uses any more are deleted by `prune`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ SNAPSHOTS_DIR = "snapshots"
 METADATA_FILE = "workspace.json"
 #: Seconds allowed for the git commands that build a snapshot.
 DEFAULT_GIT_TIMEOUT_S = 300.0
+#: `prune` leaves snapshots younger than this alone (a workspace may be being created on one).
+DEFAULT_PRUNE_MIN_AGE_S = 3600.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 Strategy = Literal["overlay", "copy"]
@@ -202,3 +205,15 @@ class WorkspaceManager:
         if _is_mounted(tree):
             subprocess.run(["umount", str(tree)], check=True, capture_output=True)
         shutil.rmtree(root)
+
+    def prune(self, min_age_s: float = DEFAULT_PRUNE_MIN_AGE_S) -> list[str]:
+        """Delete snapshots no workspace uses (older than `min_age_s`); returns their commits."""
+        used = {w.revision for w in self.list()}
+        cutoff = time.time() - min_age_s
+        removed = []
+        for snapshot in sorted(self.snapshots.glob("*")):
+            if snapshot.name in used or snapshot.stat().st_mtime > cutoff:
+                continue
+            shutil.rmtree(snapshot, ignore_errors=True)  # also half-built ones a kill -9 left
+            removed.append(snapshot.name)
+        return removed
