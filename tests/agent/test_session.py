@@ -757,3 +757,35 @@ def test_a_timed_out_command_that_ignores_sigterm_is_killed_after_the_grace(
     assert output.startswith("started\ngot TERM\n")  # SIGTERM first, which the command ignored
     assert "[ERROR: Command timed out after 300ms." in output and "Exit code: 137" in output
     assert 2.0 <= elapsed < 6  # then SIGKILL after the 2 s grace
+
+
+def test_an_openai_compatible_server_gets_the_compat_profile(anthropic_agent: AgentHarness) -> None:
+    from shopfloor.agent.profiles import COMPAT_PROFILE, profile_for
+    from shopfloor.llm.client import Client
+
+    client = Client.from_env(
+        {
+            "SHOPFLOOR_OPENAI_COMPAT_BASE_URL": anthropic_agent.server.compat_base_url,
+            "SHOPFLOOR_OPENAI_COMPAT_MODEL": "qwen2.5-coder:7b",
+        }
+    )
+    profile = profile_for(client)
+    assert profile.id == COMPAT_PROFILE and profile.model == "qwen2.5-coder:7b"
+    assert profile.provider in client.providers and profile.provider_options() is None
+    (anthropic_agent.workspace / "a.py").write_text("x = 1\n")
+    anthropic_agent.server.push(
+        Reply(
+            tool_calls=[
+                ToolUse("edit_file", {"file_path": "a.py", "old_string": "x = 1", "new_string": "x = 2"})
+            ]
+        ),
+        Reply(text="edited"),
+    )
+    Session(profile, anthropic_agent.env, client).submit("set x to 2")
+    assert (anthropic_agent.workspace / "a.py").read_text() == "x = 2\n"
+    assert [(r.provider, r.body["model"]) for r in anthropic_agent.server.requests] == [
+        ("chat", "qwen2.5-coder:7b")
+    ] * 2
+    with pytest.raises(ValueError, match="unknown provider 'mistral'"):
+        profile_for(client, "mistral")
+    client.close()

@@ -10,8 +10,9 @@ profile tool's name replaces it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from shopfloor.agent.prompts import base_instructions
 from shopfloor.agent.registry import RegisteredTool, ToolRegistry
@@ -65,6 +66,8 @@ class ProviderProfile:
     default_command_timeout_ms: int | None = None
     knowledge_cutoff: str = "unknown"
     project_doc_files: tuple[str, ...] = ("AGENTS.md",)
+    #: Where requests go when it is not the profile's own provider (an OpenAI-compatible server).
+    provider: str = ""
     #: Merged into the request's provider_options (e.g. anthropic beta headers).
     extra_provider_options: dict[str, Any] = field(default_factory=dict)
 
@@ -199,15 +202,38 @@ def create_profile(provider: str, model: str | None = None) -> ProviderProfile:
     return factory(model) if model else factory()
 
 
-def choose_provider(configured: list[str], preferred: str | None = None) -> str:
-    """`preferred` if given, else the first configured provider that has a profile."""
-    if preferred:
-        if preferred not in PROFILE_FACTORIES:
-            known = ", ".join(PROFILE_FACTORIES)
-            raise ValueError(f"unknown provider {preferred!r}; expected one of {known}")
-        return preferred
-    for name in configured:
-        if name in PROFILE_FACTORIES:
-            return name
-    raise ValueError("no LLM provider with an agent profile is configured; set OPENAI_API_KEY, "
-                     "ANTHROPIC_API_KEY or GEMINI_API_KEY (and *_BASE_URL for a local endpoint)")
+#: The profile for providers without one of their own — OpenAI-compatible servers (Ollama, vLLM,
+#: llama.cpp): Claude Code-style tools, whose plain search-and-replace edits general models handle best.
+COMPAT_PROFILE = "anthropic"
+
+
+class ConfiguredProviders(Protocol):
+    """What `profile_for` needs from `shopfloor.llm.client.Client`."""
+
+    providers: Mapping[str, Any]
+
+    def default_model(self, provider: str | None = None) -> str: ...
+
+
+def profile_for(client: ConfiguredProviders, provider: str | None = None,
+                model: str | None = None) -> ProviderProfile:
+    """The profile for `provider` (default: the first configured one, native profiles first).
+
+    An OpenAI-compatible server configured in the client gets the COMPAT_PROFILE tools, its
+    requests routed to that server, and the server's configured model unless `model` is given.
+    """
+    configured = list(client.providers)
+    if not provider:
+        if not configured:
+            raise ValueError("no LLM provider is configured; set OPENAI_API_KEY, ANTHROPIC_API_KEY or "
+                             "GEMINI_API_KEY (with *_BASE_URL for a local endpoint), or "
+                             "SHOPFLOOR_OPENAI_COMPAT_BASE_URL for an OpenAI-compatible server")
+        native = [name for name in configured if name in PROFILE_FACTORIES]
+        provider = native[0] if native else configured[0]
+    if provider in PROFILE_FACTORIES:
+        return create_profile(provider, model)
+    if provider not in configured:
+        known = ", ".join([*PROFILE_FACTORIES, *(p for p in configured if p not in PROFILE_FACTORIES)])
+        raise ValueError(f"unknown provider {provider!r}; expected one of {known}")
+    profile = create_profile(COMPAT_PROFILE, model or client.default_model(provider))
+    return replace(profile, provider=provider, extra_provider_options={})

@@ -385,7 +385,7 @@ class Session:
             tools=self.profile.tools(),
             tool_choice=ToolChoice(mode="auto"),
             reasoning_effort=self.config.reasoning_effort,
-            provider=self.profile.id,
+            provider=self.profile.provider or self.profile.id,
             provider_options=self.profile.provider_options(),
         )
 

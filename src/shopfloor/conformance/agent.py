@@ -69,7 +69,7 @@ def _optional_input() -> dict[str, Any]:
 def _session(data: dict[str, Any], workdir: Path | None, *, needs_llm: bool,
              listeners: list[Any] | None = None) -> Iterator[Any]:
     from shopfloor.agent.config import SessionConfig
-    from shopfloor.agent.profiles import choose_provider, create_profile
+    from shopfloor.agent.profiles import create_profile, profile_for
     from shopfloor.agent.session import Session
     from shopfloor.llm.client import Client
     from shopfloor.sandbox.environment import LocalExecutionEnvironment
@@ -78,13 +78,11 @@ def _session(data: dict[str, Any], workdir: Path | None, *, needs_llm: bool,
         client = Client.from_env()
     except Exception as exc:  # configuration errors are one line for the suite
         _fail("configuration_error", str(exc))
-    configured = list(client.providers)
     try:
-        if needs_llm or configured or data.get("provider"):
-            provider = choose_provider(configured, data.get("provider"))
-        else:
-            provider = "openai"  # nothing configured and no LLM call needed: any profile will do
-        profile = create_profile(provider, data.get("model"))
+        if needs_llm or client.providers or data.get("provider"):
+            profile = profile_for(client, data.get("provider"), data.get("model"))
+        else:  # nothing configured and no LLM call needed: any profile will do
+            profile = create_profile("openai", data.get("model"))
         config = SessionConfig(max_turns=int(data.get("max_turns", DEFAULT_CONFORMANCE_MAX_TURNS)),
                                reasoning_effort=data.get("reasoning_effort"))
     except ValueError as exc:

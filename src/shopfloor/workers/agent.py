@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shopfloor.agent.config import SessionConfig
 from shopfloor.agent.events import SessionEvent
 from shopfloor.agent.hooks import CommandHook, ToolHooks
-from shopfloor.agent.profiles import choose_provider, create_profile
+from shopfloor.agent.profiles import profile_for
 from shopfloor.agent.session import Session
 from shopfloor.errors import UserError
 from shopfloor.llm.client import Client
@@ -115,9 +115,8 @@ class AgentBackend:
 
     def build_session(self, node: Node, context: Context | None = None) -> Session:
         try:
-            provider = choose_provider(list(self.client.providers),
-                                       node.str_attr("llm_provider") or self.settings.provider)
-            profile = create_profile(provider, node.str_attr("llm_model") or self.settings.model)
+            profile = profile_for(self.client, node.str_attr("llm_provider") or self.settings.provider,
+                                  node.str_attr("llm_model") or self.settings.model)
         except ValueError as exc:
             raise UserError(str(exc), where=f"node {node.id}",
                             fix="set llm_provider/llm_model on the node or in the model_stylesheet") from None
