@@ -178,7 +178,7 @@ HIGH_PRIORITY = {
         {
             "wait_until": {
                 "journal": {"twin": "slack", "path": "/api/chat.postMessage", "min_count": 1},
-                "timeout_s": 5,
+                "timeout_s": 3,
             }
         },
     ],

@@ -1,0 +1,110 @@
+"""`shopfloor scenarios run` and `shopfloor contracts check`: the validation gauntlet from the shell.
+
+    shopfloor scenarios run DIR --target "CMD" [--twins slack,jira] [--trajectories N] [--json]
+    shopfloor contracts check [--base REV] [--json]
+
+Exit codes: 0 passed, 1 failed (below threshold, a leak, a broken contract), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+scenarios_app = typer.Typer(
+    help="Sealed scenarios: satisfaction of a candidate service.", no_args_is_help=True
+)
+contracts_app = typer.Typer(help="Contract checks on a candidate's code.", no_args_is_help=True)
+
+
+def _names(raw: str | None) -> list[str] | None:
+    return None if raw is None else [n for n in raw.replace(",", " ").split() if n]
+
+
+@scenarios_app.command("run")
+def run_command(
+    directory: Path = typer.Argument(..., help="The scenario suite's directory (holding suite.yaml)."),
+    target: str | None = typer.Option(None, "--target", help="The candidate's command (else suite.yaml's)."),
+    target_dir: Path = typer.Option(
+        Path("."), "--target-dir", help="The candidate's directory (its sandbox)."
+    ),
+    twins: str | None = typer.Option(
+        None, "--twins", help="Twins to start, e.g. slack,jira (else suite.yaml's)."
+    ),
+    trajectories: int | None = typer.Option(
+        None, "--trajectories", help="Runs of each scenario (default 3)."
+    ),
+    parallel: int | None = typer.Option(
+        None, "--parallel", help="Trajectories at once (default: CPU count)."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Satisfaction needed to pass (default 0.9)."
+    ),
+    visible_tests: str | None = typer.Option(
+        None, "--visible-tests", help="The candidate's own test command."
+    ),
+    transcript: list[Path] = typer.Option([], "--transcript", help="Agent transcript to scan for leaks."),
+    redaction: str | None = typer.Option(None, "--redaction", help="Feedback level: count, kind, message."),
+    out: Path | None = typer.Option(None, "--out", help="Where report.md/report.json go."),
+    as_json: bool = typer.Option(False, "--json", help="Print report.json instead of the Markdown report."),
+) -> None:
+    """Run every scenario N times against the candidate and score satisfaction."""
+    import sys
+    import time
+
+    from shopfloor.config import ProjectFile
+    from shopfloor.errors import UserError
+    from shopfloor.store import state_dir
+    from shopfloor.validate.config import ValidateConfig
+    from shopfloor.validate.report import REDACTION_LEVELS
+    from shopfloor.validate.runner import RunOptions, run_scenarios
+    from shopfloor.validate.suite import load_suite
+
+    config = ProjectFile.load().section("validate", ValidateConfig)
+    level = redaction or config.redaction
+    if level not in REDACTION_LEVELS:
+        raise UserError(
+            f"unknown redaction level {level!r}",
+            where="--redaction",
+            fix=f"use one of {', '.join(REDACTION_LEVELS)}",
+        )
+    suite = load_suite(directory)
+    options = RunOptions(
+        target_dir=target_dir,
+        command=target,
+        twins=_names(twins),
+        trajectories=trajectories or config.trajectories,
+        parallel=parallel or config.parallel,
+        threshold=config.threshold if threshold is None else threshold,
+        visible_tests=visible_tests,
+        transcripts=list(transcript),
+        judge_model=config.judge_model,
+        shingle_words=config.shingle_words,
+        leak_min_shingles=config.leak_min_shingles,
+        leak_max_file_bytes=config.leak_max_file_bytes,
+    )
+
+    def progress(result: object) -> None:
+        if not as_json:
+            mark = "✓" if getattr(result, "satisfied", False) else "✗"
+            print(f"{mark} {getattr(result, 'scenario', '')} #{getattr(result, 'index', 0)}", file=sys.stderr)
+
+    report = run_scenarios(suite, options, progress=progress)
+    out_dir = out or state_dir() / "validate" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
+    (out_dir / "report.md").write_text(report.to_markdown())
+    (out_dir / "feedback.txt").write_text(report.feedback(level) + "\n")  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+    else:
+        typer.echo(report.to_markdown())
+        typer.echo(f"reports: {out_dir}")
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(scenarios_app, name="scenarios")
+    app.add_typer(contracts_app, name="contracts")
