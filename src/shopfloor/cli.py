@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "shopfloor.commands.release",  # release, approve, reject, deploy, promote, rollback, releases, drift
     "shopfloor.commands.sandbox",  # sandbox exec, sandbox workspace create|list|keep|discard
     "shopfloor.commands.twins",  # twins up, twins list
+    "shopfloor.commands.validate",  # scenarios run, contracts check
     "shopfloor.commands.report",  # report
 ]
 
