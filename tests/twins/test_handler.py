@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def pipeline(tmp_path: Path, twins_attr: str) -> str:
     return f"""digraph t {{
       start [shape=Mdiamond]
       twins [type="shopfloor.twins"{twins_attr}]
-      post [shape=parallelogram, tool_command="{sys.executable} {script} {twins_json}"]
+      post [shape=parallelogram, sandbox="false", tool_command="{sys.executable} {script} {twins_json}"]
       exit [shape=Msquare]
       start -> twins -> post -> exit
     }}"""
@@ -57,6 +58,7 @@ def test_twins_node_serves_the_run_and_stops_with_it(tmp_path: Path) -> None:
     assert result.context["tool.output"].strip() == "True"
     slack_url = result.context["twins.slack.url"]
     assert result.context["twins.slack.base_url"] == slack_url + "/api/"
+    assert int(slack_url.rsplit(":", 1)[1]) in result.context["twins.ports"]
     assert result.context["twins.jira.basic_auth"][0]["email"] == "admin@example.com"
     described = json.loads((tmp_path / "run" / "twins" / "twins.json").read_text())
     assert set(described) == {"slack", "jira"}
@@ -78,10 +80,17 @@ def test_config_section_supplies_names_and_seed(tmp_path: Path) -> None:
         "slack:\n  tokens: {xoxb-from-config: {user: shopbot}}\n"
         "  channels: [{name: general, members: [shopbot]}]\n"
     )
-    (tmp_path / "shopfloor.toml").write_text('[twins]\nstart = ["slack"]\nseed = "seed.yaml"\n')
+    with socket.socket() as probe:  # a port that was free a moment ago, as a user would pick one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "shopfloor.toml").write_text(
+        f'[twins]\nstart = ["slack"]\nseed = "seed.yaml"\nports = {{slack = {port}}}\n'
+    )
     result = run(tmp_path, pipeline(tmp_path, ""), ProjectFile.load(tmp_path / "shopfloor.toml"))
     assert result.status == "success", result.outcome.failure_reason
     assert list(result.context["twins.slack.tokens"]) == ["xoxb-from-config"]
+    assert result.context["twins.slack.url"] == f"http://127.0.0.1:{port}"
+    assert result.context["twins.ports"] == [port]
 
 
 def test_bad_twin_name_fails_the_node_with_one_line(tmp_path: Path) -> None:

@@ -43,6 +43,8 @@ class TwinsConfig(BaseModel):
     seed: str | None = None
     chaos: str | None = None
     id_seed: int = 0
+    #: Fixed ports by twin name, e.g. to match `[sandbox] allowed_ports` (default: free ports).
+    ports: dict[str, int] = Field(default_factory=dict)
 
 
 def _names(raw: str) -> list[str]:
@@ -81,6 +83,7 @@ class TwinsHandler:
                         seed=self._resolve(node.str_attr("twins_seed") or config.seed),
                         chaos=self._resolve(node.str_attr("twins_chaos") or config.chaos),
                         id_seed=config.id_seed,
+                        ports={k: v for k, v in config.ports.items() if k in {keys[r] for r in missing}},
                     )
                 )
                 self.running.update(fleet)
@@ -103,6 +106,8 @@ class TwinsHandler:
             },
         )
         updates: dict[str, Any] = started.context_values()
+        # Sandboxed commands reach host loopback ports only when allowed: say which ports the twins use.
+        updates["twins.ports"] = sorted(running.server.port for running in self.running.values())
         return Outcome(
             StageStatus.SUCCESS,
             context_updates=updates,
