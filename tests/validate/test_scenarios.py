@@ -15,6 +15,18 @@ from shopfloor.validate.runner import RunOptions, run_scenarios
 from shopfloor.validate.suite import load_suite
 from tests.support.scenarios import ALL_SCENARIOS, HIGH_PRIORITY, NOTIFY, write_candidate, write_suite
 
+BURST_SCENARIO = """
+ID = "burst"
+TITLE = "three notifications, three posts"
+
+
+def run(t):
+    for n in range(3):
+        reply = t.http("POST", "/notify", json={"channel": "oncall", "text": f"n{n}"})
+        t.check("response", reply.status == 200, "notify failed")
+    posts = t.journal("slack", "POST", "/api/chat.postMessage")
+    t.check("journal", len(posts) == 3, "not three posts")
+"""
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider tests"
 
 
@@ -144,14 +156,7 @@ def test_scenarios_inside_the_workspace_are_refused(tmp_path: Path) -> None:
 def test_a_python_scenario_and_a_broken_candidate(tmp_path: Path) -> None:
     candidate = write_candidate(tmp_path / "candidate", "good")
     sealed = write_suite(tmp_path / "sealed", ())
-    (sealed / "burst.py").write_text(
-        'ID = "burst"\nTITLE = "three notifications, three posts"\n\n'
-        "def run(t):\n"
-        "    for n in range(3):\n"
-        '        t.check("response", t.http("POST", "/notify", json={"channel": "oncall", "text": f"n{n}"}).status == 200,'
-        ' "notify failed")\n'
-        '    t.check("journal", len(t.journal("slack", "POST", "/api/chat.postMessage")) == 3, "not three posts")\n'
-    )
+    (sealed / "burst.py").write_text(BURST_SCENARIO)
     report = run_scenarios(load_suite(sealed), RunOptions(target_dir=candidate))
     assert report.passed, report.to_markdown()
 
