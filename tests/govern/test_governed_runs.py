@@ -187,3 +187,17 @@ def test_brake_fails_the_node_and_replay_finds_the_same_firing(
     fourth_end = [e for e in _events(run_dir) if e["kind"] == "agent.tool_call_end"][3]
     assert stuck["fired"] and stuck["first_index"] == fourth_end["seq"]
     assert stuck["reason"] == live[0]["data"]["reason"]  # type: ignore[index]
+
+
+def test_pause_escalation_asks_the_runs_interviewer(
+        project: Path, llm_server: ScriptedLLMServer, start_run: object) -> None:  # noqa: F811
+    (project / "shopfloor.toml").write_text('[agent]\nenvironment = "local"\n[brake]\nescalation = "pause"\n')
+    (project / "answers.json").write_text(json.dumps({"implement": ["C", "S"]}))  # continue once, then stop
+    llm_server.default = lambda req: Reply(tool_calls=[ToolUse("shell", {"command": "ls"})])
+    proc = start_run("--answers", "answers.json")  # type: ignore[operator]
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "brake: stuck" in json.loads(out)["failure_reason"]
+    kinds = [e["kind"] for e in _events(project / "run")]
+    assert kinds.count("brake.escalate") == 2 and kinds.count("govern.brake_resumed") == 1
+    assert len(llm_server.requests) == 6  # steered at the 4th `ls`, paused at the 5th (go on) and 6th (stop)
