@@ -417,3 +417,26 @@ def test_tool_results_with_structured_content_and_errors(
     body = _send(client, llm_server, "anthropic", "claude-opus-4-6", messages=history).body
     results = body["messages"][2]["content"]
     assert results[0]["content"] == '{"temp": 18}' and results[1]["is_error"] is True
+
+
+def test_reasoning_from_another_provider_is_not_replayed(
+    client: Client, llm_server: ScriptedLLMServer
+) -> None:
+    """Signatures only hold with the provider that made them (spec 3.5): switching providers drops them."""
+    llm_server.push(
+        Reply(text="A", reasoning="anthropic thoughts", signature="sig-a"),
+        Reply(text="G", reasoning="gemini thoughts"),
+    )
+    from_anthropic = client.complete(Request(model="claude-opus-4-6", messages=[Message.user("q")])).message
+    from_gemini = client.complete(
+        Request(model="gemini-3-flash-preview", messages=[Message.user("q")])
+    ).message
+    history = [Message.user("q"), from_anthropic, Message.user("q2"), from_gemini, Message.user("q3")]
+    gemini_body = _send(client, llm_server, "gemini", "gemini-3-flash-preview", messages=history).body
+    thoughts = [p["text"] for c in gemini_body["contents"] for p in c["parts"] if p.get("thought")]
+    assert thoughts == ["gemini thoughts"]
+    anthropic_body = _send(client, llm_server, "anthropic", "claude-opus-4-6", messages=history).body
+    thinking = [b for m in anthropic_body["messages"] for b in m["content"] if b["type"] == "thinking"]
+    assert thinking == [{"type": "thinking", "thinking": "anthropic thoughts", "signature": "sig-a"}]
+    openai_body = _send(client, llm_server, "openai", "gpt-5.2", messages=history).body
+    assert "thoughts" not in json.dumps(openai_body)

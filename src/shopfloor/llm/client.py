@@ -263,20 +263,26 @@ def _bind_stream(
 
 
 _default_client: Client | None = None
+_default_built_here = False  # built from the environment by get_default_client, so ours to close
 _default_lock = threading.Lock()
 
 
 def set_default_client(client: Client | None) -> None:
-    """Use `client` for high-level calls that pass none (None: rebuild from the environment next time)."""
-    global _default_client
+    """Use `client` for high-level calls that pass none (None: rebuild from the environment next time).
+
+    A default that was built from the environment is closed when replaced; one you set is yours.
+    """
+    global _default_client, _default_built_here
     with _default_lock:
-        _default_client = client
+        if _default_built_here and _default_client is not None and _default_client is not client:
+            _default_client.close()
+        _default_client, _default_built_here = client, False
 
 
 def get_default_client() -> Client:
     """The module-level client, built lazily from the environment on first use."""
-    global _default_client
+    global _default_client, _default_built_here
     with _default_lock:
         if _default_client is None:
-            _default_client = Client.from_env()
+            _default_client, _default_built_here = Client.from_env(), True
         return _default_client

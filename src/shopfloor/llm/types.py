@@ -87,6 +87,8 @@ class ThinkingData(_Record):
     text: str = ""
     signature: str | None = None
     redacted: bool = False
+    # The provider that produced it: signatures and redacted payloads only go back there (spec 3.5).
+    provider: str | None = None
 
 
 class ContentPart(_Record):

@@ -153,6 +153,12 @@ class AnthropicAdapter:
                 "content": content,
                 "is_error": result.is_error,
             }
+        if (
+            part.kind in (ContentKind.THINKING, ContentKind.REDACTED_THINKING)
+            and part.thinking is not None
+            and not self._owns(part.thinking)
+        ):
+            return None  # another provider's reasoning: its signature means nothing here
         if part.kind == ContentKind.THINKING and part.thinking is not None:
             block = {"type": "thinking", "thinking": part.thinking.text}
             if part.thinking.signature is not None:
@@ -161,6 +167,11 @@ class AnthropicAdapter:
         if part.kind == ContentKind.REDACTED_THINKING and part.thinking is not None:
             return {"type": "redacted_thinking", "data": part.thinking.text}
         return None
+
+    def _owns(self, thinking: ThinkingData) -> bool:
+        if thinking.provider is not None:
+            return thinking.provider == self.name
+        return thinking.redacted or thinking.signature is not None  # built by hand: trust a signature
 
     def _messages(self, request: Request) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -233,16 +244,19 @@ class AnthropicAdapter:
             if budget:
                 body["thinking"] = {"type": "enabled", "budget_tokens": budget}
                 body["max_tokens"] = max(body["max_tokens"], budget + 1024)
-        if options.get("auto_cache", True):
-            self._place_cache_breakpoints(body)
+        cached = bool(options.get("auto_cache", True)) and self._place_cache_breakpoints(body)
         merge_options(body, options, skip=("beta_headers", "auto_cache"))
+        cached = cached or "cache_control" in json.dumps(
+            {k: v for k, v in options.items() if k != "beta_headers"}
+        )
         betas = [str(b) for b in options.get("beta_headers") or []]
-        if "cache_control" in json.dumps(body) and PROMPT_CACHING_BETA not in betas:
+        if cached and PROMPT_CACHING_BETA not in betas:
             betas.append(PROMPT_CACHING_BETA)
         return body, ({"anthropic-beta": ",".join(dict.fromkeys(betas))} if betas else {})
 
     @staticmethod
-    def _place_cache_breakpoints(body: dict[str, Any]) -> None:
+    def _place_cache_breakpoints(body: dict[str, Any]) -> bool:
+        """Mark the stable prefix (see the module docstring); whether any breakpoint was placed."""
         if body.get("system"):
             body["system"][-1]["cache_control"] = _EPHEMERAL
         if body.get("tools"):
@@ -257,6 +271,7 @@ class AnthropicAdapter:
             if cacheable:
                 cacheable[-1]["cache_control"] = _EPHEMERAL
                 marked += 1
+        return bool(body.get("system") or body.get("tools") or marked)
 
     # -- response translation -----------------------------------------------------------------------
 
@@ -300,7 +315,9 @@ class AnthropicAdapter:
                     ContentPart(
                         kind=ContentKind.THINKING,
                         thinking=ThinkingData(
-                            text=block.get("thinking", ""), signature=block.get("signature")
+                            text=block.get("thinking", ""),
+                            signature=block.get("signature"),
+                            provider=self.name,
                         ),
                     )
                 )
@@ -308,7 +325,7 @@ class AnthropicAdapter:
                 parts.append(
                     ContentPart(
                         kind=ContentKind.REDACTED_THINKING,
-                        thinking=ThinkingData(text=block.get("data", ""), redacted=True),
+                        thinking=ThinkingData(text=block.get("data", ""), redacted=True, provider=self.name),
                     )
                 )
         raw_reason = payload.get("stop_reason") or "end_turn"

@@ -128,7 +128,12 @@ class GeminiAdapter:
                 )
                 name = names.get(result.tool_call_id) or message.name or result.tool_call_id
                 out.append({"functionResponse": {"name": name, "response": payload}})
-            elif part.kind == ContentKind.THINKING and part.thinking is not None and part.thinking.text:
+            elif (
+                part.kind == ContentKind.THINKING
+                and part.thinking is not None
+                and part.thinking.text
+                and part.thinking.provider in (None, self.name)
+            ):
                 thought: dict[str, Any] = {"text": part.thinking.text, "thought": True}
                 if part.thinking.signature:
                     thought["thoughtSignature"] = part.thinking.signature
@@ -229,7 +234,9 @@ class GeminiAdapter:
                 parts.append(
                     ContentPart(
                         kind=ContentKind.THINKING,
-                        thinking=ThinkingData(text=p["text"], signature=p.get("thoughtSignature")),
+                        thinking=ThinkingData(
+                            text=p["text"], signature=p.get("thoughtSignature"), provider=self.name
+                        ),
                     )
                 )
             elif "text" in p:

@@ -204,7 +204,11 @@ class OpenAIAdapter:
                 summary = "".join(s.get("text", "") for s in item.get("summary") or [])
                 summary += "".join(c.get("text", "") for c in item.get("content") or [])
                 if summary:
-                    parts.append(ContentPart(kind=ContentKind.THINKING, thinking=ThinkingData(text=summary)))
+                    parts.append(
+                        ContentPart(
+                            kind=ContentKind.THINKING, thinking=ThinkingData(text=summary, provider=self.name)
+                        )
+                    )
         status = payload.get("status") or "completed"
         incomplete = (payload.get("incomplete_details") or {}).get("reason")
         if status == "incomplete":

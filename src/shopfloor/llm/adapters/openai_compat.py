@@ -196,7 +196,11 @@ class OpenAICompatibleAdapter:
         parts: list[ContentPart] = []
         reasoning = msg.get("reasoning_content") or msg.get("reasoning")
         if reasoning:
-            parts.append(ContentPart(kind=ContentKind.THINKING, thinking=ThinkingData(text=reasoning)))
+            parts.append(
+                ContentPart(
+                    kind=ContentKind.THINKING, thinking=ThinkingData(text=reasoning, provider=self.name)
+                )
+            )
         if msg.get("content"):
             parts.append(text_part(msg["content"]))
         for call in msg.get("tool_calls") or []:
