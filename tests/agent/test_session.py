@@ -16,7 +16,7 @@ from shopfloor.agent.config import SessionConfig
 from shopfloor.agent.events import EventKind, SessionEvent
 from shopfloor.agent.hooks import HookDecision, ToolCallInfo, ToolHooks
 from shopfloor.agent.profiles import create_anthropic_profile, create_gemini_profile, create_openai_profile
-from shopfloor.agent.registry import RegisteredTool, tool_definition
+from shopfloor.agent.registry import RegisteredTool, ToolError, tool_definition
 from shopfloor.agent.session import Session, SessionClosedError, SessionState
 from shopfloor.agent.turns import SteeringTurn, UserTurn, history_to_messages
 from shopfloor.llm.errors import AuthenticationError
@@ -789,3 +789,27 @@ def test_an_openai_compatible_server_gets_the_compat_profile(anthropic_agent: Ag
     with pytest.raises(ValueError, match="unknown provider 'mistral'"):
         profile_for(client, "mistral")
     client.close()
+
+
+def test_a_subagent_scoped_to_a_subdirectory_works_there(anthropic_agent: AgentHarness) -> None:
+    (anthropic_agent.workspace / "pkg").mkdir()
+    (anthropic_agent.workspace / "pkg/mod.py").write_text("A = 1\n")
+    session = anthropic_agent.session()
+    anthropic_agent.server.push(
+        Reply(
+            tool_calls=[
+                ToolUse("read_file", {"file_path": "mod.py"}),
+                ToolUse("write_file", {"file_path": "new.py", "content": "B = 2\n"}),
+                ToolUse("shell", {"command": "pwd"}),
+            ]
+        ),
+        Reply(text="done in pkg"),
+    )
+    child = session.subagents.spawn("work in pkg", working_dir="pkg")
+    assert session.subagents.wait(child.id).output == "done in pkg"
+    outputs = {e.data["tool_name"]: e.data["output"] for e in anthropic_agent.of_kind("tool_call_end")}
+    assert outputs["read_file"] == "  1 | A = 1"
+    assert outputs["shell"].startswith(f"{anthropic_agent.workspace}/pkg\n")
+    assert (anthropic_agent.workspace / "pkg/new.py").read_text() == "B = 2\n"
+    with pytest.raises(ToolError, match="working_dir nowhere does not exist"):
+        session.subagents.spawn("x", working_dir="nowhere")
