@@ -25,6 +25,7 @@ HANDLER_PLUGINS: list[str] = [
     "shopfloor.release.handlers",  # shopfloor.gate, shopfloor.deploy
     "shopfloor.twins.handler",  # shopfloor.twins
     "shopfloor.govern.run_hooks",  # no types: makes each run reachable by `shopfloor stop`
+    "shopfloor.workers.sandboxed_tool",  # tool (replaces the host one: commands run in the sandbox)
 ]
 
 BACKENDS: dict[str, str] = {
