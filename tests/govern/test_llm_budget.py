@@ -16,7 +16,8 @@ from shopfloor.govern.governor import SessionGovernor
 from shopfloor.govern.llm_budget import budget_middleware
 from shopfloor.govern.policy import BudgetLimits, load_policy
 from shopfloor.llm.client import Client
-from shopfloor.llm.errors import SDKError
+from shopfloor.llm.errors import NoObjectGeneratedError, SDKError
+from shopfloor.llm.structured import generate_object
 from shopfloor.llm.types import Message, Request, StreamEventType
 from tests.support.agent import make_harness
 from tests.support.llm_server import Fail, Reply, ScriptedLLMServer, ToolUse, llm_server  # noqa: F401
@@ -61,6 +62,16 @@ def test_failed_calls_still_count(llm_server: ScriptedLLMServer) -> None:  # noq
     spent = budget.spent()
     assert spent["failed_calls"] == 1 and spent["usd"] > 0 and spent["tokens"] > 0
     assert spent["reserved_usd"] == 0
+
+
+def test_unparseable_structured_output_still_counts(llm_server: ScriptedLLMServer) -> None:  # noqa: F811
+    budget = Budget("run", BudgetLimits(usd=5.0))
+    llm_server.push(Reply(text="this is not JSON", input_tokens=500, output_tokens=50))
+    with pytest.raises(NoObjectGeneratedError):
+        generate_object(MODEL, "give me an object", schema={"type": "object"}, provider="anthropic",
+                        max_tokens=100, client=_client(llm_server, budget))
+    spent = budget.spent()
+    assert spent["llm_calls"] == 1 and spent["tokens"] == 550 and spent["usd"] > 0
 
 
 def test_streams_are_reserved_and_settled(llm_server: ScriptedLLMServer) -> None:  # noqa: F811
