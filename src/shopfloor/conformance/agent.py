@@ -6,7 +6,8 @@ The provider profile follows the configured endpoint (OPENAI_*, ANTHROPIC_*,
 GEMINI_* env vars, first configured wins) unless the input names `provider`
 (and optionally `model`). Tools run in a LocalExecutionEnvironment — in the
 current directory for tool-dispatch, in a fresh temporary workspace for
-process-input and events — unless `--workdir` says where. JSON goes to stdout;
+process-input and events — unless `--workdir` or `working_dir` in the input
+says where. session-create also reads an optional input object. JSON goes to stdout;
 an error is {"error": {...}} with exit 1.
 """
 
@@ -87,6 +88,8 @@ def _session(data: dict[str, Any], workdir: Path | None, *, needs_llm: bool,
                                reasoning_effort=data.get("reasoning_effort"))
     except ValueError as exc:
         _fail("configuration_error", str(exc).splitlines()[0])
+    if data.get("working_dir"):
+        workdir = Path(str(data["working_dir"]))
     with contextlib.ExitStack() as stack:
         stack.callback(client.close)
         if workdir is None:
@@ -108,7 +111,7 @@ def register(app: typer.Typer) -> None:
                        provider: str = typer.Option("", help="openai, anthropic or gemini"),
                        model: str = typer.Option("", help="model id (default: the profile's)")) -> None:
         """Create a session with a provider profile and print its id."""
-        data = {"provider": provider or None, "model": model or None}
+        data = {**_optional_input(), **{k: v for k, v in (("provider", provider), ("model", model)) if v}}
         with _session(data, workdir, needs_llm=False) as session:
             print(json.dumps({"session_id": session.id, "id": session.id, "provider": session.profile.id,
                               "model": session.profile.model, "state": session.state.value,
