@@ -201,3 +201,18 @@ def test_pause_escalation_asks_the_runs_interviewer(
     kinds = [e["kind"] for e in _events(project / "run")]
     assert kinds.count("brake.escalate") == 2 and kinds.count("govern.brake_resumed") == 1
     assert len(llm_server.requests) == 6  # steered at the 4th `ls`, paused at the 5th (go on) and 6th (stop)
+
+
+def test_stop_cancels_an_llm_call_in_flight(
+        project: Path, llm_server: ScriptedLLMServer, start_run: object,  # noqa: F811
+        shopfloor_cmd: list[str]) -> None:
+    (project / "shopfloor.toml").write_text('[agent]\nenvironment = "local"\n')
+    llm_server.push(Reply(text="too late", delay=60))  # the model takes a minute to answer
+    proc = start_run()  # type: ignore[operator]
+    _wait_for(lambda: len(llm_server.requests) == 1, "the agent's LLM call to be in flight")
+    run_id = json.loads((project / "run" / "manifest.json").read_text())["run_id"]
+    done = subprocess.run([*shopfloor_cmd, "stop", run_id, "--json"], capture_output=True, text=True,
+                          timeout=60, env=_env(llm_server))
+    result = json.loads(done.stdout)["results"][0]
+    assert result["outcome"] == "stopped" and result["elapsed_s"] < 1.0, result
+    assert proc.wait(timeout=30) == 130
