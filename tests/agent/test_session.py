@@ -391,6 +391,14 @@ def test_gemini_loads_gemini_md_and_the_budget_truncates(
     env = LocalExecutionEnvironment(project)
     prompt = Session(create_gemini_profile(), env, anthropic_agent.client).system_prompt()
     assert "ROOT-GEMINI" in prompt and "ROOT-CLAUDE" not in prompt
+    (project / ".codex").mkdir()
+    (project / ".codex/instructions.md").write_text("CODEX-ONLY: use apply_patch")
+    openai_prompt = Session(create_openai_profile(), env, anthropic_agent.client).system_prompt()
+    assert (
+        "CODEX-ONLY" in openai_prompt
+        and "ROOT-AGENTS" in openai_prompt
+        and "ROOT-GEMINI" not in openai_prompt
+    )
     small = Session(
         create_openai_profile(), env, anthropic_agent.client, SessionConfig(project_docs_budget_bytes=1024)
     )
