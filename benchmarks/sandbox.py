@@ -29,7 +29,7 @@ REPO_FILES = 10_000
 #: Files per directory in the generated repository.
 FILES_PER_DIR = 100
 #: Samples per command; workspace and cold-sandbox samples are fewer (they are slower).
-DEFAULT_RUNS = 40
+DEFAULT_RUNS = 30
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -107,7 +107,7 @@ def bench_workspaces(tmp: Path, runs: int) -> None:
         first = (time.perf_counter() - start) * 1000
         ws_runs = max(5, runs // 8)
         warm = timed(lambda: created.append(manager.create(project)), ws_runs)
-        cp = timed(copy, 3)
+        cp = timed(copy, 2)
         print(f"\n{'workspace, 10,000 files (ms)':<34} {'p50':>8} {'p95':>8} {'cp p50':>8} {'cp p95':>8}"
               f" {'speed-up':>8}")
         p50, cp50 = percentile(warm, 0.5), percentile(cp, 0.5)
