@@ -98,3 +98,11 @@ def test_bad_twin_name_fails_the_node_with_one_line(tmp_path: Path) -> None:
     assert result.status == "fail"
     assert result.node_outcomes.get("twins") == "fail"
     assert "unknown twin 'nope'" in result.outcome.failure_reason
+
+
+def test_lint_rule_flags_unknown_twin_names() -> None:
+    from shopfloor.twins.handler import lint_rules
+
+    graph = parse_dot('digraph t { a [type="shopfloor.twins", twins="slack, jria, pkg.mod:MyTwin"] }')
+    (diagnostic,) = [d for rule in lint_rules() for d in rule.apply(graph)]
+    assert diagnostic.node_id == "a" and "unknown twin 'jria'" in diagnostic.message

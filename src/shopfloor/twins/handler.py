@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopfloor.errors import UserError
 from shopfloor.pipeline.context import Context
+from shopfloor.pipeline.diagnostics import Diagnostic, Severity
 from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.handler import HandlerRegistry
+from shopfloor.pipeline.lint_rules import FunctionRule, LintRule
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
-from shopfloor.twins.runner import RunningTwin, TwinFleet, run_twins, twin_class
+from shopfloor.twins.runner import BUILTIN_TWINS, RunningTwin, TwinFleet, run_twins, twin_class
 
 HANDLER_TYPE = "shopfloor.twins"
 
@@ -124,3 +127,23 @@ class TwinsHandler:
 
 def register_handlers(registry: HandlerRegistry, scope: RunScope) -> None:
     registry.register(HANDLER_TYPE, TwinsHandler(scope))
+
+
+def _twin_names(graph: Graph) -> Iterable[Diagnostic]:
+    for node in graph.nodes.values():
+        if node.type != HANDLER_TYPE:
+            continue
+        for name in _names(node.str_attr("twins")):
+            if name not in BUILTIN_TWINS and ":" not in name:
+                yield Diagnostic(
+                    "twins_names",
+                    Severity.ERROR,
+                    f"unknown twin {name!r} in twins=",
+                    node_id=node.id,
+                    fix=f"use {', '.join(BUILTIN_TWINS)} or module:TwinClass",
+                )
+
+
+def lint_rules() -> list[LintRule]:
+    """Checked by `shopfloor validate` before a run starts any twin."""
+    return [FunctionRule("twins_names", _twin_names)]
