@@ -28,6 +28,7 @@ from shopfloor.release import approvals
 from shopfloor.release.artifacts import ArtifactStore, diff_hash
 from shopfloor.release.deploy import Releaser
 from shopfloor.release.drift import capture_snapshot
+from shopfloor.release.evidence import evidence_from_context
 from shopfloor.release.gate import (
     DEFAULT_MIN_SATISFACTION,
     GateDecision,
@@ -60,15 +61,21 @@ class GateHandler:
         self.scope = scope
 
     def _digest(self, node: Node, context: Context, ledger: Ledger) -> str:
-        digest = node.str_attr("digest") or context.get_string("release.digest")
-        if digest:
-            return digest
+        """The node's digest, else a fresh snapshot of the run's workspace (it may have changed since
+        an earlier gate), else the context's digest."""
+        if node.str_attr("digest"):
+            return node.str_attr("digest")
         workspace = node.str_attr("workspace") or context.get_string("release.workspace")
         if not workspace:
+            digest = context.get_string("release.digest")
+            if digest:
+                return digest
             raise UserError("the gate has no candidate", where=f"node {node.id}",
                             fix="set digest= or workspace= on the node, or release.digest in the context")
+        validation, satisfaction = evidence_from_context(context)
         manifest, _ = create_release(Path(workspace), self.scope.config, ledger=ledger,
-                                     run_id=self.scope.run_id)
+                                     run_id=self.scope.run_id, validation=validation or None,
+                                     satisfaction=satisfaction)
         return manifest.digest
 
     def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> Outcome:
