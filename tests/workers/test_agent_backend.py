@@ -199,3 +199,53 @@ def test_copy_on_write_mode_works_in_a_run_workspace_kept_as_a_candidate(
     finally:
         for ws in manager.list():
             manager.discard(ws.name)
+
+
+def test_the_agent_cannot_rewrite_its_run_records_or_the_project_config(
+    server: ScriptedLLMServer, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shopfloor.workers.agent
+
+    # without govern's policy hooks, so that the sandbox itself is what refuses
+    monkeypatch.setattr(shopfloor.workers.agent, "SESSION_PLUGINS", [])
+    (workspace / "shopfloor.toml").write_text("[agent]\n")
+    logs = workspace / "runs" / "run1"
+    logs.mkdir(parents=True)
+    (logs / "events.jsonl").write_text("{}\n")
+    events: list[tuple[str, dict[str, Any]]] = []
+    scope = RunScope(
+        "run1",
+        logs,
+        ProjectFile.load(workspace / "shopfloor.toml"),
+        None,
+        lambda kind, data: events.append((kind, data)),
+    )
+    server.push(
+        Reply(
+            tool_calls=[
+                ToolUse(
+                    "shell",
+                    {
+                        "command": "echo forged >> runs/run1/events.jsonl; echo '[x]' >> shopfloor.toml; "
+                        "echo ok > allowed.txt"
+                    },
+                ),
+                ToolUse("write_file", {"file_path": "runs/run1/checkpoint.json", "content": "{}"}),
+            ]
+        ),
+        Reply(text="tried"),
+    )
+    with scope.resources:
+        create_backend(scope, {"workspace": str(workspace), "provider": "anthropic"}).run(
+            Node("n"), "x", Context()
+        )
+    assert (logs / "events.jsonl").read_text() == "{}\n"
+    assert (workspace / "shopfloor.toml").read_text() == "[agent]\n"
+    assert not (logs / "checkpoint.json").exists()
+    assert (workspace / "allowed.txt").read_text() == "ok\n"  # the rest of the workspace stays writable
+    shell_output = next(
+        d["data"]["output"]
+        for k, d in events
+        if k == "agent.tool_call_end" and d["data"]["tool_name"] == "shell"
+    )
+    assert "Read-only file system" in shell_output

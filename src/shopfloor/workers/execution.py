@@ -57,10 +57,25 @@ def open_environment(scope: RunScope, options: dict[str, Any]) -> ExecutionEnvir
     if kind == "local":
         env = LocalExecutionEnvironment(workspace)
     else:
-        env = SandboxedExecutionEnvironment(workspace, SandboxPolicy.from_config(scope.config))
+        env = SandboxedExecutionEnvironment(workspace, _run_policy(scope, workspace))
     env.initialize()
     scope.resources.callback(env.cleanup)
     return env
+
+
+def _run_policy(scope: RunScope, workspace: Path) -> SandboxPolicy:
+    """`[sandbox]`, plus the run's own records kept read-only when they sit inside the workspace.
+
+    The agent must not rewrite its run's events, checkpoint or the project's shopfloor.toml;
+    with the default `runs/<run-id>` layout the whole `runs/` directory is protected.
+    """
+    policy = SandboxPolicy.from_config(scope.config)
+    logs = scope.logs_root.resolve()
+    protected = [logs.parent if logs.parent != workspace and logs.parent.is_relative_to(workspace) else logs]
+    if scope.config.path is not None:
+        protected.append(scope.config.path.resolve())
+    extra = [str(p) for p in protected if p.is_relative_to(workspace) and p != workspace]
+    return policy.with_overrides(read_only_paths=[*policy.read_only_paths, *extra]) if extra else policy
 
 
 def _run_workspace(scope: RunScope, project: Path, revision: str) -> Path:
