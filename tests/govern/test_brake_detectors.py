@@ -123,6 +123,16 @@ def test_gaming(build: Any, expected: str) -> None:
     assert expected in _fired(_run(script))["gaming"]
 
 
+def test_gaming_sees_absolute_paths_inside_the_workspace() -> None:
+    brake = Brake(POLICY, workspace="/ws/project", exists=lambda path: True)
+    found = brake.judge_intent("c1", "write_file", {"file_path": "/ws/project/scenarios/a.yaml",
+                                                    "content": "x"})
+    assert found and "protected path scenarios/a.yaml" in found[0].reason
+    found = brake.judge_intent("c2", "edit_file", {"file_path": "/ws/project/tests/test_a.py",
+                                                   "old_string": "a", "new_string": "b"})
+    assert found and "tests/test_a.py, a test the agent did not write" in found[0].reason
+
+
 def test_gaming_allows_the_agents_own_asserting_tests() -> None:
     script = EventScript().write("tests/test_new.py", "def test_a():\n    assert 1 + 1 == 2\n")
     script.edit("tests/test_new.py", "== 2", "== 2  # arithmetic")

@@ -59,6 +59,15 @@ def normalize(path: str) -> str:
     return "/".join(parts)
 
 
+def workspace_relative(path: str, workspace: str) -> str:
+    """`path` as the policy sees it: relative to the workspace, whether written absolute or not."""
+    root = normalize(workspace)
+    rel = normalize(path)
+    if path.startswith("/") and root and (rel == root or rel.startswith(root + "/")):
+        return rel[len(root) + 1:]
+    return rel
+
+
 def matches_any(path: str, patterns: tuple[str, ...] | list[str]) -> str | None:
     """The first pattern that matches `path` (workspace-relative), or None."""
     rel = normalize(path)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from shopfloor.govern.brake.evidence import FileEdit
 from shopfloor.govern.brake.steps import Step, ToolIntent, ToolStep
-from shopfloor.govern.globs import normalize
+from shopfloor.govern.globs import workspace_relative
 from shopfloor.govern.policy import Policy
 
 _SKIP = re.compile(r"pytest\.mark\.(skip|xfail)|pytest\.(skip|xfail)\(|unittest\.skip|@skip\b|"
@@ -60,15 +60,17 @@ class GamingDetector:
     advice = ("Make the code pass the tests as they are; do not change tests you did not write, the "
               "evaluator's files or the factory's configuration, and do not skip or delete failing tests.")
 
-    def __init__(self, policy: Policy, exists: Callable[[str], bool] | None = None) -> None:
+    def __init__(self, policy: Policy, exists: Callable[[str], bool] | None = None,
+                 workspace: str = "") -> None:
         self.policy = policy
+        self.workspace = workspace
         #: Live: whether a path exists in the workspace now. Replay: unknown (None).
         self.exists = exists
         self._created: set[str] = set()
         self._judged: set[str] = set()
 
     def _judge(self, name: str, edit: FileEdit) -> str | None:
-        path = normalize(edit.path)
+        path = workspace_relative(edit.path, self.workspace)
         glob = self.policy.is_protected(path)
         if glob:
             return f"`{name}` would change protected path {path} (policy: {glob})"

@@ -51,7 +51,8 @@ def build_detectors(policy: Policy, config: BrakeConfig, *, workspace: str = DEF
                     exists: Callable[[str], bool] | None = None) -> list[Detector]:
     detectors: list[Detector] = [
         StuckDetector(config.stuck), ThrashDetector(config.thrash), PlateauDetector(config.plateau),
-        GrowthDetector(config.growth), GamingDetector(policy, exists), DestructiveDetector(policy, workspace),
+        GrowthDetector(config.growth), GamingDetector(policy, exists, workspace),
+        DestructiveDetector(policy, workspace),
     ]
     return [d for d in detectors if config.enabled(d.name)]
 
