@@ -37,6 +37,7 @@ import itertools
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -626,6 +627,16 @@ def _error_body(provider: str, fail: Fail) -> dict[str, Any]:
     return {"error": {"message": message, "type": fail.error_type or etype, "param": None, "code": code}}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that cancels or times out resets its connection: expected, not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
 class ScriptedLLMServer:
     """Real HTTP on 127.0.0.1 (port picked by the OS); a context manager that stops on exit."""
 
@@ -635,8 +646,7 @@ class ScriptedLLMServer:
         self._seq = itertools.count(1)
         self.requests: list[RecordedRequest] = []
         self.default: Item | None = None
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
         # A short poll interval: shutdown() waits up to one interval, once per test.
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         name="llm-server", daemon=True)
