@@ -2,7 +2,8 @@
 
 The pipeline knows only the Handler and CodergenBackend protocols; this module
 is the one place that knows which layers provide which `type`s. Each module in
-HANDLER_PLUGINS exposes `register_handlers(registry: HandlerRegistry, scope: RunScope)`.
+HANDLER_PLUGINS exposes `register_handlers(registry: HandlerRegistry, scope: RunScope)`
+and may expose `lint_rules() -> list[LintRule]` for the attributes its handlers read.
 Each entry of BACKENDS names a factory `module:callable` taking (scope, options: dict)
 and returning a CodergenBackend.
 """
@@ -10,14 +11,20 @@ and returning a CodergenBackend.
 from __future__ import annotations
 
 import importlib
+import tempfile
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from shopfloor.errors import UserError
 from shopfloor.pipeline.events import EventBus
 from shopfloor.pipeline.handler import CodergenBackend, HandlerRegistry
 from shopfloor.pipeline.handlers import register_core_handlers
 from shopfloor.pipeline.scope import RunScope
+
+if TYPE_CHECKING:
+    from shopfloor.pipeline.lint_rules import LintRule
+    from shopfloor.pipeline.prepare import Preparer
 
 HANDLER_PLUGINS: list[str] = [
     "shopfloor.workers.workspace",  # shopfloor.workspace
@@ -72,3 +79,39 @@ def registry_factory(backend_name: str, options: dict[str, Any] | None = None,
         return build_registry(scope, events, create_backend(backend_name, scope, options))
 
     return build
+
+
+def registered_handler_types() -> list[str]:
+    """Every handler type a run has: the built-ins and each HANDLER_PLUGINS module's."""
+    from shopfloor.config import ProjectFile
+    from shopfloor.pipeline.interviewer import AutoApproveInterviewer
+
+    events = EventBus()
+    with tempfile.TemporaryDirectory(prefix="shopfloor-handlers-") as tmp:
+        scope = RunScope(run_id="validate", logs_root=Path(tmp), config=ProjectFile(None, {}),
+                         interviewer=AutoApproveInterviewer(), emit=events.emit_raw)
+        with scope.resources:
+            return build_registry(scope, events, backend=None).types()
+
+
+def handler_lint_rules() -> list[LintRule]:
+    """The built-in handlers' attribute rules, then each HANDLER_PLUGINS module's `lint_rules()`."""
+    from shopfloor.pipeline.handler_rules import handler_rules
+
+    rules = handler_rules()
+    for module in HANDLER_PLUGINS:
+        plugin_rules = getattr(importlib.import_module(module), "lint_rules", None)
+        if plugin_rules is not None:
+            rules.extend(plugin_rules())
+    return rules
+
+
+def pipeline_preparer() -> Preparer:
+    """parse → transform → validate with every registered handler type and attribute rule.
+
+    `shopfloor run`, `shopfloor validate` and the server all prepare pipelines
+    through this, so one pipeline gets the same diagnostics from each.
+    """
+    from shopfloor.pipeline.prepare import Preparer
+
+    return Preparer(rules=handler_lint_rules(), handler_types=registered_handler_types())

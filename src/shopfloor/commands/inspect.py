@@ -29,24 +29,6 @@ def _parse(path: Path) -> Any:
     return parse_dot(source, filename)
 
 
-def registered_handler_types() -> list[str]:
-    """Every handler type a run would have: the built-ins and each HANDLER_PLUGINS module's."""
-    import tempfile
-
-    from shopfloor import assembly
-    from shopfloor.config import ProjectFile
-    from shopfloor.pipeline.events import EventBus
-    from shopfloor.pipeline.interviewer import AutoApproveInterviewer
-    from shopfloor.pipeline.scope import RunScope
-
-    events = EventBus()
-    with tempfile.TemporaryDirectory(prefix="shopfloor-handlers-") as tmp:
-        scope = RunScope(run_id="validate", logs_root=Path(tmp), config=ProjectFile(None, {}),
-                         interviewer=AutoApproveInterviewer(), emit=events.emit_raw)
-        with scope.resources:
-            return assembly.build_registry(scope, events, backend=None).types()
-
-
 def _print_table(path: Path, diagnostics: list[Diagnostic]) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -84,12 +66,13 @@ def validate_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Lint the pipeline: rule, severity, node or edge, message. Exit 1 when there are errors."""
+    from shopfloor.assembly import pipeline_preparer
     from shopfloor.pipeline.diagnostics import report
     from shopfloor.pipeline.parser import DotSyntaxError
-    from shopfloor.pipeline.prepare import Preparer, syntax_diagnostic
+    from shopfloor.pipeline.prepare import syntax_diagnostic
 
     try:
-        preparer = Preparer(handler_types=registered_handler_types())
+        preparer = pipeline_preparer()
         diagnostics, syntax_error = preparer.check(pipeline).diagnostics, None
     except DotSyntaxError as exc:
         diagnostics, syntax_error = [syntax_diagnostic(exc)], exc

@@ -60,12 +60,12 @@ def parse_set_values(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_graph(path: Path | str, *, quiet: bool) -> tuple[Graph, str]:
-    """Parse, transform, validate (plus handler attribute rules); warnings to stderr unless `quiet`."""
-    from shopfloor.pipeline.handler_rules import handler_rules
-    from shopfloor.pipeline.prepare import Preparer, read_pipeline
+    """Parse, transform, validate (as `shopfloor validate` does); warnings to stderr unless `quiet`."""
+    from shopfloor.assembly import pipeline_preparer
+    from shopfloor.pipeline.prepare import read_pipeline
 
     source, _ = read_pipeline(Path(path))
-    prepared = Preparer(rules=handler_rules()).prepare(Path(path))
+    prepared = pipeline_preparer().prepare(Path(path))
     if not quiet:
         for diag in prepared.warnings:
             print(f"shopfloor: warning: {diag.line()}", file=sys.stderr)

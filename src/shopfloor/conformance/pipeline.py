@@ -25,11 +25,10 @@ def parse_command(dotfile: Path = typer.Argument(..., help="The pipeline .dot fi
 
 def validate_command(dotfile: Path = typer.Argument(..., help="The pipeline .dot file.")) -> None:
     """Print the diagnostics as JSON: rule, severity, node or edge, message."""
-    from shopfloor.commands.inspect import registered_handler_types
+    from shopfloor.assembly import pipeline_preparer
     from shopfloor.pipeline.diagnostics import report
-    from shopfloor.pipeline.prepare import Preparer
 
-    diagnostics = Preparer(handler_types=registered_handler_types()).diagnose(dotfile)
+    diagnostics = pipeline_preparer().diagnose(dotfile)
     result = report(diagnostics, str(dotfile))
     typer.echo(json.dumps(result))
     for diag in diagnostics:

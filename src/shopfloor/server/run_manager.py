@@ -22,6 +22,7 @@ from shopfloor.pipeline.checkpoint import Checkpoint
 from shopfloor.pipeline.engine import RunResult
 from shopfloor.pipeline.events import PipelineEvent, StageStarted, event_kind
 from shopfloor.pipeline.graph import Graph
+from shopfloor.pipeline.prepare import Preparer
 from shopfloor.server.app import ServerContext
 from shopfloor.server.sse import EventFeed
 from shopfloor.server.web_interviewer import WebInterviewer
@@ -115,11 +116,11 @@ class RunManager:
         self._lock = threading.Lock()
 
     @cached_property
-    def handler_types(self) -> list[str]:
-        """Registered handler types, for the type_known lint rule (built once: plugins do not change)."""
-        from shopfloor.commands.inspect import registered_handler_types
+    def preparer(self) -> Preparer:
+        """The same checks as `shopfloor run` and `validate` (built once: plugins do not change)."""
+        from shopfloor.assembly import pipeline_preparer
 
-        return registered_handler_types()
+        return pipeline_preparer()
 
     def list(self) -> list[ManagedRun]:
         with self._lock:
@@ -136,13 +137,12 @@ class RunManager:
               backend: str | None = None) -> tuple[ManagedRun, list[str]]:
         """Validate and launch; returns the run and the warning lines. Invalid DOT raises UserError."""
         from shopfloor import assembly
-        from shopfloor.pipeline.prepare import Preparer
         from shopfloor.pipeline.run_dir import Manifest
         from shopfloor.pipeline.runner import new_run_id
 
         backend = backend or self.server.backend
         factory = assembly.registry_factory(backend)
-        prepared = Preparer(handler_types=self.handler_types).prepare(source)
+        prepared = self.preparer.prepare(source)
         graph = prepared.graph
         with self._lock:
             if sum(1 for r in self._runs.values() if r.result is None and not r.error) >= self.max_concurrent:
