@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := graphviz bubblewrap
 
-.PHONY: build test bench demo system-deps lint
+.PHONY: build test bench demo demo-pipeline system-deps lint
 
 build: system-deps $(BIN)/.installed
 
@@ -36,4 +36,13 @@ bench: build
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 demo: build
+	@rm -rf runs/notifier && mkdir -p runs/notifier
+	cd examples/notifier && SHOPFLOOR_HOME=$(CURDIR)/runs/notifier/home \
+	  $(CURDIR)/$(BIN)/shopfloor run factory.dot --backend auto --auto-approve \
+	  --logs-root $(CURDIR)/runs/notifier/run; status=$$?; \
+	  SHOPFLOOR_HOME=$(CURDIR)/runs/notifier/home $(CURDIR)/$(BIN)/shopfloor releases --target notifier; \
+	  SHOPFLOOR_HOME=$(CURDIR)/runs/notifier/home $(CURDIR)/$(BIN)/shopfloor release stop-target --target notifier; \
+	  $(CURDIR)/$(BIN)/shopfloor report --logs-root $(CURDIR)/runs/notifier/run; exit $$status
+
+demo-pipeline: build
 	$(BIN)/shopfloor run examples/pipeline/release_train.dot --auto-approve --logs-root runs/demo
