@@ -96,3 +96,9 @@ def test_the_node_timeout_kills_the_cli(scope: Any, workspace: Path) -> None:
 def test_unknown_cli_is_a_user_error(scope: Any, workspace: Path) -> None:
     with pytest.raises(UserError, match="unknown agent CLI 'vim'"):
         backend(scope, workspace).run(Node("n", {"agent_cli": "vim"}), "x", Context())
+
+
+def test_a_prompt_too_long_for_a_command_line_fails_clearly(scope: Any, workspace: Path) -> None:
+    outcome = backend(scope, workspace).run(Node("n"), "x" * 200_000, Context())
+    assert isinstance(outcome, Outcome) and outcome.status == StageStatus.FAIL
+    assert outcome.failure_reason.startswith("the prompt is 200000 bytes; an agent CLI takes at most")

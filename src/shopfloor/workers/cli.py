@@ -26,6 +26,8 @@ DEFAULT_CLI_TIMEOUT_S = 600.0
 DEFAULT_CLI = "claude"
 #: Characters of stderr quoted in a failed node's failure_reason.
 FAILURE_DETAIL_CHARS = 2000
+#: The prompt travels as one argument of `bash -c`, which Linux caps at 128 KiB (MAX_ARG_STRLEN).
+MAX_PROMPT_BYTES = 120 * 1024
 
 #: argv per CLI; "{prompt}" is replaced by the node prompt. Non-interactive, auto-approving edits
 #: (the sandbox is the boundary, not the CLI's own permission prompts).
@@ -66,6 +68,10 @@ class CliBackend:
 
     def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
         cli = node.str_attr("agent_cli") or str(self.options.get("cli") or DEFAULT_CLI)
+        if len(prompt.encode()) > MAX_PROMPT_BYTES:
+            return Outcome(StageStatus.FAIL, failure_reason=(
+                f"the prompt is {len(prompt.encode())} bytes; an agent CLI takes at most {MAX_PROMPT_BYTES} "
+                "bytes on its command line — shorten the node prompt or use the agent backend"))
         command = build_command(cli, prompt, node.str_attr("llm_model") or None)
         timeout_s = self._timeout_s(node)
         env_vars = {str(k): str(v) for k, v in (self.options.get("env") or {}).items()}
