@@ -52,6 +52,12 @@ def test_create_activate_deactivate_lifecycle(okta_twin: RunningTwin) -> None:
         assert with_password.status.value == "ACTIVE"
         _, _, already = await client.activate_user(with_password.id, send_email=False)
         assert already.status == 403 and already.error_code == "E0000016"
+        await client.suspend_user(with_password.id)
+        suspended, _, _ = await client.get_user(with_password.id)
+        assert suspended.status.value == "SUSPENDED"
+        twice = (await client.suspend_user(with_password.id))[-1]  # this SDK call returns 2 or 3 values
+        assert twice.status == 400 and twice.error_code == "E0000001"
+        await client.unsuspend_user(with_password.id)
         _, _, err = await client.deactivate_user(with_password.id)
         assert err is None
         gone, _, _ = await client.get_user(with_password.id)

@@ -371,6 +371,24 @@ class OktaTwin(Twin):
         self._set_status(user, "DEPROVISIONED")
         return {}
 
+    @route("POST", "/api/v1/users/{ref}/lifecycle/suspend")
+    def suspend_user(self, request: TwinRequest) -> Any:
+        user = self._find_user(request.path_params["ref"])
+        if user["status"] != "ACTIVE":
+            raise _error(400, "E0000001", "Api validation failed: Cannot suspend a user that is not active")
+        self._set_status(user, "SUSPENDED")
+        return {}
+
+    @route("POST", "/api/v1/users/{ref}/lifecycle/unsuspend")
+    def unsuspend_user(self, request: TwinRequest) -> Any:
+        user = self._find_user(request.path_params["ref"])
+        if user["status"] != "SUSPENDED":
+            raise _error(
+                400, "E0000001", "Api validation failed: Cannot unsuspend a user that is not suspended"
+            )
+        self._set_status(user, "ACTIVE")
+        return {}
+
     @route("GET", "/api/v1/users/{ref}/groups")
     def user_groups(self, request: TwinRequest) -> Any:
         user = self._find_user(request.path_params["ref"])
