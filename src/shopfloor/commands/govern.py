@@ -11,8 +11,6 @@ from pathlib import Path
 
 import typer
 
-from shopfloor.govern.stop import DEFAULT_KILL_AFTER_S
-
 brake_app = typer.Typer(help="The brake: runaway-agent detectors.", no_args_is_help=True)
 
 
@@ -50,18 +48,20 @@ def replay_command(
 def stop_command(
     run_id: str | None = typer.Argument(None, help="The run to stop (see the run registry)."),
     all_runs: bool = typer.Option(False, "--all", help="Stop every live run and kill leftover sandboxes."),
-    kill_after: float = typer.Option(DEFAULT_KILL_AFTER_S, "--kill-after",
-                                     help="Seconds to wait for a run to stop itself before killing it."),
+    kill_after: float | None = typer.Option(None, "--kill-after", min=0.0,
+                                            help="Seconds to wait for a run to stop itself before killing "
+                                                 "it (default: DEFAULT_KILL_AFTER_S, 10)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Emergency stop: the run cancels its LLM calls, kills its sandboxes, checkpoints and ends stopped."""
     from shopfloor.errors import UserError
-    from shopfloor.govern.stop import stop_runs
+    from shopfloor.govern.stop import DEFAULT_KILL_AFTER_S, stop_runs
 
     if (run_id is None) == (not all_runs):
         raise UserError("name one run or pass --all", where="shopfloor stop",
                         fix="shopfloor stop RUN_ID, or shopfloor stop --all")
-    results = stop_runs(None if all_runs else [run_id or ""], kill_after_s=kill_after)
+    results = stop_runs(None if all_runs else [run_id or ""],
+                        kill_after_s=DEFAULT_KILL_AFTER_S if kill_after is None else kill_after)
     if as_json:
         typer.echo(json.dumps({"results": [r.to_dict() for r in results]}))
     else:
