@@ -216,3 +216,20 @@ def test_stop_cancels_an_llm_call_in_flight(
     result = json.loads(done.stdout)["results"][0]
     assert result["outcome"] == "stopped" and result["elapsed_s"] < 1.0, result
     assert proc.wait(timeout=30) == 130
+
+
+def test_node_budget_fails_the_node_with_the_budget_reason(
+        project: Path, llm_server: ScriptedLLMServer, start_run: object) -> None:  # noqa: F811
+    (project / "shopfloor.toml").write_text('[agent]\nenvironment = "local"\n')
+    (project / "pipeline.dot").write_text(PIPELINE.replace('prompt="Run the long job"',
+                                                           'prompt="Run the long job", budget_usd=1.5'))
+    llm_server.default = lambda req: Reply(tool_calls=[ToolUse("shell", {"command": f"echo {time.time()}"})],
+                                           input_tokens=50_000, output_tokens=10_000)
+    proc = start_run()  # type: ignore[operator]
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err  # the node failed; the run was not stopped
+    result = json.loads(out)
+    assert result["node_outcomes"]["implement"] == "fail"
+    assert "budget exceeded: run/implement usd limit $1.5000" in result["failure_reason"]
+    budget = json.loads((project / "run" / "budget.json").read_text())
+    assert budget["nodes"]["implement"]["usd"] <= 1.5
