@@ -88,19 +88,23 @@ class AgentBackend:
                             fix="see the [agent] section in docs/agent.md") from None
         self._client = client
         self._env: ExecutionEnvironment | None = None
+        # Parallel branches run nodes concurrently: the client and environment are made once.
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> Client:
-        if self._client is None:
-            self._client = Client.from_env()
-            self.scope.resources.callback(self._client.close)
-        return self._client
+        with self._lock:
+            if self._client is None:
+                self._client = Client.from_env()
+                self.scope.resources.callback(self._client.close)
+            return self._client
 
     def _environment(self) -> ExecutionEnvironment:
-        if self._env is None:
-            self._env = open_environment(self.scope, self.settings.model_dump(
-                include={"environment", "workspace", "workspace_mode", "revision"}))
-        return self._env
+        with self._lock:
+            if self._env is None:
+                self._env = open_environment(self.scope, self.settings.model_dump(
+                    include={"environment", "workspace", "workspace_mode", "revision"}))
+            return self._env
 
     def _hooks(self, node: Node, context: Context) -> ToolHooks:
         """attractor-spec 9.7: the node's tool_hooks.pre/post, else the graph's (mirrored as graph.*)."""

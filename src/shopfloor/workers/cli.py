@@ -10,7 +10,8 @@ A non-zero exit or a timeout fails the node with the CLI's last stderr lines.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from shopfloor.errors import UserError
@@ -56,11 +57,14 @@ class CliBackend:
     scope: RunScope
     options: dict[str, Any]
     _env: ExecutionEnvironment | None = None
+    #: Parallel branches run nodes concurrently: the environment is made once.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _environment(self) -> ExecutionEnvironment:
-        if self._env is None:
-            self._env = open_environment(self.scope, self.options)
-        return self._env
+        with self._lock:
+            if self._env is None:
+                self._env = open_environment(self.scope, self.options)
+            return self._env
 
     def _timeout_s(self, node: Node) -> float:
         value = node.get("timeout") or self.options.get("timeout_s") or DEFAULT_CLI_TIMEOUT_S
