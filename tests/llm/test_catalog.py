@@ -100,3 +100,16 @@ def test_extra_catalog_file_from_the_environment(tmp_path: Path, monkeypatch: py
         assert cat.get_model_info("house-model").context_window == 1000  # type: ignore[union-attr]
     finally:
         monkeypatch.setattr(cat, "_default", None)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("claude-3-5-haiku-latest", "claude-3-5-haiku"),
+        ("gemini-2.5-flash-preview-05-20", "gemini-2.5-flash"),
+        ("o3-mini-2025-01-31", "o3-mini"),
+        ("claude-sonnet-4-20250514", "claude-sonnet-4-0"),
+    ],
+)
+def test_snapshot_and_preview_names(name: str, expected: str) -> None:
+    assert cat.get_model_info(name).id == expected  # type: ignore[union-attr]

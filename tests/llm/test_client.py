@@ -186,3 +186,24 @@ def test_async_complete_and_stream(client: Client, llm_server: ScriptedLLMServer
 
     text, deltas = asyncio.run(main())
     assert {text, "".join(d or "" for d in deltas)} == {"async hello", "async stream"}
+
+
+def test_unsupported_tool_choice_is_refused_before_sending(llm_server: ScriptedLLMServer) -> None:
+    from shopfloor.llm.adapters.openai_compat import OpenAICompatibleAdapter
+    from shopfloor.llm.errors import UnsupportedToolChoiceError
+    from shopfloor.llm.types import ToolChoice, ToolDefinition
+
+    adapter = OpenAICompatibleAdapter(
+        llm_server.compat_base_url, name="llamacpp", tool_choice_modes=("auto", "none")
+    )
+    client = Client({"llamacpp": adapter})
+    assert adapter.supports_tool_choice("auto") and not adapter.supports_tool_choice("required")
+    request = Request(
+        model="local",
+        messages=[Message.user("x")],
+        tools=[ToolDefinition(name="f")],
+        tool_choice=ToolChoice(mode="required"),
+    )
+    with pytest.raises(UnsupportedToolChoiceError):
+        client.complete(request)
+    assert llm_server.requests == []

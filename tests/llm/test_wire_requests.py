@@ -440,3 +440,36 @@ def test_reasoning_from_another_provider_is_not_replayed(
     assert thinking == [{"type": "thinking", "thinking": "anthropic thoughts", "signature": "sig-a"}]
     openai_body = _send(client, llm_server, "openai", "gpt-5.2", messages=history).body
     assert "thoughts" not in json.dumps(openai_body)
+
+
+def test_documents_per_provider(client: Client, llm_server: ScriptedLLMServer) -> None:
+    from shopfloor.llm.errors import InvalidRequestError
+    from shopfloor.llm.types import DocumentData
+
+    pdf = b"%PDF-1.7 tiny"
+    b64 = base64.b64encode(pdf).decode()
+    doc = Message.user(
+        [
+            ContentPart.of_text("Summarise"),
+            ContentPart(
+                kind=ContentKind.DOCUMENT,
+                document=DocumentData(data=pdf, media_type="application/pdf", file_name="a.pdf"),
+            ),
+        ]
+    )
+    body = _send(client, llm_server, "openai", "gpt-5.2", messages=[doc]).body
+    assert body["input"][0]["content"][1] == {
+        "type": "input_file",
+        "filename": "a.pdf",
+        "file_data": f"data:application/pdf;base64,{b64}",
+    }
+    body = _send(client, llm_server, "anthropic", "claude-opus-4-6", messages=[doc]).body
+    assert body["messages"][0]["content"][1]["source"] == {
+        "type": "base64",
+        "media_type": "application/pdf",
+        "data": b64,
+    }
+    body = _send(client, llm_server, "gemini", "gemini-3-flash-preview", messages=[doc]).body
+    assert body["contents"][0]["parts"][1] == {"inlineData": {"mimeType": "application/pdf", "data": b64}}
+    with pytest.raises(InvalidRequestError, match="document"):
+        client.complete(Request(model="llama3.2", provider="ollama", messages=[doc]))

@@ -38,7 +38,7 @@ DEFAULT_CHARS_PER_TOKEN = 4
 DEFAULT_RESERVED_OUTPUT_TOKENS = 4096
 
 # Dated snapshots and pinned versions of a catalogued id are the same model.
-_SNAPSHOT_SUFFIX = re.compile(r"^-(\d{4}-?\d{2}-?\d{2}|\d{3}|latest|preview(-\d{2}-\d{4})?)$")
+_SNAPSHOT_SUFFIX = re.compile(r"^-(\d{4}-?\d{2}-?\d{2}|\d{3}|latest|(preview|exp)(-[\d-]+)?)$")
 
 
 def _env_float(name: str, default: float) -> float:

@@ -18,7 +18,13 @@ from typing import Any
 
 from shopfloor.llm.adapter import ProviderAdapter
 from shopfloor.llm.catalog import Catalog, default_catalog
-from shopfloor.llm.errors import AbortError, ConfigurationError, SDKError, UnknownModelError
+from shopfloor.llm.errors import (
+    AbortError,
+    ConfigurationError,
+    SDKError,
+    UnknownModelError,
+    UnsupportedToolChoiceError,
+)
 from shopfloor.llm.http import CallOptions
 from shopfloor.llm.middleware import CompleteNext, Middleware, as_middleware
 from shopfloor.llm.types import Request, Response, StreamEvent, StreamEventType
@@ -165,9 +171,14 @@ class Client:
                 "to send unlisted models anyway)",
                 provider=provider,
             )
+        adapter = self.providers[provider]
+        if request.tool_choice is not None and not adapter.supports_tool_choice(request.tool_choice.mode):
+            raise UnsupportedToolChoiceError(
+                f"{provider} does not support tool choice {request.tool_choice.mode!r}"
+            )
         if request.provider != provider:
             request = request.model_copy(update={"provider": provider})
-        return request, self.providers[provider]
+        return request, adapter
 
     def _price(self, response: Response, request: Request) -> Response:
         response.provider = response.provider or request.provider or ""

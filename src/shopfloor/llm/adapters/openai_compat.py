@@ -80,8 +80,11 @@ class OpenAICompatibleAdapter:
         default_headers: dict[str, str] | None = None,
         timeout: AdapterTimeout | None = None,
         http_client: httpx.Client | None = None,
+        tool_choice_modes: tuple[str, ...] = ("auto", "none", "required", "named"),
     ) -> None:
         self.name = name or provider_name_for_url(base_url)
+        # Servers differ (some cannot force a tool call); the client refuses a mode not listed here.
+        self.tool_choice_modes = tool_choice_modes
         headers = dict(default_headers or {})
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
@@ -91,7 +94,7 @@ class OpenAICompatibleAdapter:
         self.http.close()
 
     def supports_tool_choice(self, mode: str) -> bool:
-        return mode in ("auto", "none", "required", "named")
+        return mode in self.tool_choice_modes
 
     # -- request translation ------------------------------------------------------------------------
 
