@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -141,3 +142,9 @@ def test_sandbox_limits_come_from_the_project_config(tmp_path: Path, workspace: 
                       config=ProjectFile.load(toml))
     assert result.status == "fail"
     assert "file size limit of 1 MiB exceeded" in result.outcome.failure_reason
+
+
+def test_python_is_the_interpreter_running_shopfloor(tmp_path: Path, workspace: Path) -> None:
+    result = run_tool(tmp_path, 'python -c "import sys, pytest; print(sys.prefix)"', tool_cwd=str(workspace))
+    assert result.status == "success", result.outcome.failure_reason
+    assert result.context["tool.output"] == f"{sys.prefix}\n"

@@ -11,7 +11,9 @@ whose commands run in a `SandboxedExecutionEnvironment`:
   writable host path;
 - limits and openings come from `[sandbox]` in shopfloor.toml (`SandboxPolicy`);
   the interpreter running shopfloor (and its venv) and the run's logs root are
-  re-exposed read-only when they sit under a hidden directory such as /root;
+  re-exposed read-only when they sit under a hidden directory such as /root,
+  and the interpreter's directory goes first on PATH (`python` is shopfloor's:
+  shims under a home directory are hidden);
 - SHOPFLOOR_STAGE_DIR points at a private directory inside the sandbox
   (`SANDBOX_STAGE_DIR`); what the command leaves there is copied into the real
   stage directory afterwards, with links and special files refused;
@@ -51,6 +53,7 @@ from shopfloor.pipeline.scope import RunScope
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import MAX_COMMAND_TIMEOUT_MS
 from shopfloor.sandbox.policy import SandboxPolicy
+from shopfloor.validate.toolchain import sandbox_path
 
 HANDLER_TYPE = "tool"
 #: Node attribute: "false" runs the node's command on the host instead of in the sandbox.
@@ -122,7 +125,7 @@ class SandboxedToolRunner:
         policy = toolchain_readable(self.policy, call.logs_root.resolve())
         sandbox = SandboxedExecutionEnvironment(cwd, policy)
         timeout_ms = int(min(call.timeout_s, MAX_SANDBOXED_TIMEOUT_S) * 1000)
-        env = dict(call.env, SHOPFLOOR_STAGE_DIR=SANDBOX_STAGE_DIR)
+        env = {**sandbox_path(), **call.env, "SHOPFLOOR_STAGE_DIR": SANDBOX_STAGE_DIR}
         files = {"out": stdout, "err": stderr}
 
         def write_live(stream: str, chunk: bytes) -> None:  # as on the host: the files fill as it runs
