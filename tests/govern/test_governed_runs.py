@@ -148,6 +148,7 @@ def test_run_budget_exhaustion_stops_the_run_resumably(
     proc = start_run()  # type: ignore[operator]
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
+    assert "budget exceeded: run usd limit $1.5000" in err and "--budget-usd N" in err
     run_dir = project / "run"
     exceeded = [e for e in _events(run_dir) if e["kind"] == "govern.budget_exceeded"]
     assert len(exceeded) == 1 and exceeded[0]["data"]["level"] == "run"  # type: ignore[index]

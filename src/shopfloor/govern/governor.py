@@ -75,7 +75,7 @@ class MeteredClient:
 class SessionGovernor:
     def __init__(self, policy: Policy, budget: Budget, brake_config: BrakeConfig | None = None, *,
                  emit: Emit | None = None, node_id: str = "", ask_human: AskHuman | None = None,
-                 on_run_budget_exhausted: Callable[[], None] | None = None) -> None:
+                 on_run_budget_exhausted: Callable[[BudgetExceeded], None] | None = None) -> None:
         self.policy = policy
         self.budget = budget
         self.brake_config = brake_config or BrakeConfig()
@@ -160,7 +160,7 @@ class SessionGovernor:
                                              "limit": exc.limit, "spent": exc.spent,
                                              "reason": str(exc), "node_id": self.node_id})
         if exc.level == self.budget.root.path and self.on_run_budget_exhausted is not None:
-            self.on_run_budget_exhausted()
+            self.on_run_budget_exhausted(exc)
         self.stop(str(exc))
 
     def stop(self, reason: str) -> None:

@@ -12,6 +12,7 @@ each session a child of that (`[budgets.session]`).
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -20,7 +21,7 @@ from shopfloor.errors import UserError
 from shopfloor.govern import budget_store
 from shopfloor.govern.brake.config import BrakeConfig, load_brake_config
 from shopfloor.govern.brake.ladder import Intervention
-from shopfloor.govern.budget import Budget
+from shopfloor.govern.budget import Budget, BudgetExceeded
 from shopfloor.govern.governor import SessionGovernor
 from shopfloor.govern.policy import BudgetLimits, Policy, load_policy
 from shopfloor.pipeline.graph import Node
@@ -66,6 +67,14 @@ class RunGovernance:
                 self.nodes[node.id] = child
             return self.nodes[node.id]
 
+    def stop_for_budget(self, exc: BudgetExceeded, node: Node) -> None:
+        """The run's own budget ran out: stop the run (checkpointed, resumable) and say how to go on."""
+        self.scope.stop_requested.set()
+        flag = {"usd": " --budget-usd N", "tokens": " --budget-tokens N"}.get(exc.resource, "")
+        hint = f" after raising [budgets] {exc.resource}" if not flag else ""
+        print(f"shopfloor: {exc} during {node.id}; the run stops here and can go on{hint}: "
+              f"shopfloor resume --logs-root {self.scope.logs_root}{flag}", file=sys.stderr)
+
     def save(self) -> None:
         budget_store.save(self.scope.logs_root, {
             "run": self.run.snapshot(), "limits_override": self._overrides,
@@ -106,6 +115,6 @@ def govern_session(scope: RunScope, node: Node, session: Session) -> SessionGove
     budget = gov.node_budget(node).child(f"session-{session.id[:8]}", gov.policy.budgets.session)
     governor = SessionGovernor(gov.policy, budget, gov.brake_config, emit=scope.emit, node_id=node.id,
                                ask_human=gov.ask_human(node) if scope.interviewer is not None else None,
-                               on_run_budget_exhausted=scope.stop_requested.set)
+                               on_run_budget_exhausted=lambda exc: gov.stop_for_budget(exc, node))
     governor.attach(session)
     return governor
