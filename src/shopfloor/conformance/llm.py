@@ -10,6 +10,7 @@ The low-level client is used as the spec defines it: no automatic retries.
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from typing import Any, NoReturn
@@ -56,8 +57,6 @@ def _parts(content: Any) -> list[Any]:
             detail = image.get("detail") if isinstance(image, dict) else item.get("detail")
             inline = split_data_uri(url or "")
             if inline is not None:
-                import base64
-
                 parts.append(
                     ContentPart.of_image(
                         data=base64.b64decode(inline[1]), media_type=inline[0], detail=detail

@@ -24,6 +24,7 @@ from shopfloor.llm.types import (
     Request,
     Response,
     ResponseFormat,
+    TimeoutConfig,
     Tool,
     ToolCall,
     ToolChoice,
@@ -123,7 +124,7 @@ class CallPlan:
         metadata: dict[str, str] | None,
         max_retries: int,
         retry_policy: RetryPolicy | None,
-        timeout: float | Any | None,
+        timeout: float | TimeoutConfig | None,
         abort_signal: AbortSignal | None,
         client: Client | None,
     ) -> None:
@@ -153,8 +154,10 @@ class CallPlan:
             provider_options=provider_options,
         )
         self.policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        total = timeout if isinstance(timeout, int | float) else getattr(timeout, "total", None)
-        self.per_step = None if isinstance(timeout, int | float) else getattr(timeout, "per_step", None)
+        config = (
+            TimeoutConfig(total=timeout) if isinstance(timeout, int | float) else timeout or TimeoutConfig()
+        )
+        total, self.per_step = config.total, config.per_step
         self.deadline = time.monotonic() + total if total is not None else None
         self.abort_signal = abort_signal
 
@@ -218,7 +221,7 @@ def generate(
     metadata: dict[str, str] | None = None,
     max_retries: int = 2,
     retry_policy: RetryPolicy | None = None,
-    timeout: float | Any | None = None,
+    timeout: float | TimeoutConfig | None = None,
     abort_signal: AbortSignal | None = None,
     client: Client | None = None,
     repair_tool_call: RepairFn | None = None,

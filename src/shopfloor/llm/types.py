@@ -8,6 +8,7 @@ serialise (bytes as base64) without hand-written code.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from enum import StrEnum
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 class _Record(BaseModel):
     # Bytes (images, audio) travel as base64 in JSON; enums serialise as their values.
-    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64", use_enum_values=False)
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
 
 class Role(StrEnum):
@@ -231,8 +232,6 @@ class ToolCall(_Record):
 
     @classmethod
     def from_data(cls, data: ToolCallData) -> ToolCall:
-        import json
-
         if isinstance(data.arguments, dict):
             return cls(
                 id=data.id,
