@@ -105,6 +105,34 @@ def run_command(
     raise typer.Exit(0 if report.passed else 1)
 
 
+@contracts_app.command("check")
+def check_command(
+    project: Path = typer.Option(Path("."), "--project", help="The project to check (default: .)."),
+    base: str | None = typer.Option(
+        None, "--base", help="Base revision for API compatibility and new tests."
+    ),
+    only: list[str] = typer.Option([], "--only", help="Check only this kind (layers, forbidden, api, ...)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Run every contract declared under [contracts] in shopfloor.toml."""
+    from shopfloor.config import CONFIG_FILE_NAME, ProjectFile
+    from shopfloor.validate.config import ValidateConfig
+    from shopfloor.validate.contracts.check import check_contracts, load_contracts
+
+    config_path = project / CONFIG_FILE_NAME
+    project_file = ProjectFile.load(config_path) if config_path.exists() else ProjectFile(None, {})
+    scenarios = project_file.section("validate", ValidateConfig).scenarios
+    report = check_contracts(
+        project.resolve(),
+        load_contracts(project_file),
+        base=base,
+        only=only or None,
+        hidden_paths=[project / scenarios] if scenarios else [],
+    )
+    typer.echo(json.dumps(report.to_dict()) if as_json else report.to_markdown())
+    raise typer.Exit(0 if report.passed else 1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(scenarios_app, name="scenarios")
     app.add_typer(contracts_app, name="contracts")

@@ -20,6 +20,7 @@ from pathlib import Path
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecResult
 from shopfloor.sandbox.policy import SandboxPolicy
+from shopfloor.validate.toolchain import sandbox_path
 from shopfloor.validate.tunnel import InboundTunnel
 
 #: Seconds the candidate may take to answer its health check after it is started.
@@ -164,7 +165,7 @@ def start_candidate(
         timeout_s=spec.lifetime_s,
     )
     sandbox = SandboxedExecutionEnvironment(spec.workspace, sandbox_policy)
-    environment = {**spec.env, spec.port_env: str(tunnel.port)}
+    environment = {**sandbox_path(), **spec.env, spec.port_env: str(tunnel.port)}
     try:
         tunnel.start()
         sandbox.initialize()

@@ -27,7 +27,7 @@ from shopfloor.validate.leaks import (
 from shopfloor.validate.report import DEFAULT_THRESHOLD, ScenarioReport, ScenarioScore
 from shopfloor.validate.suite import Suite
 from shopfloor.validate.trajectory import TrajectoryPlan, TrajectoryResult, run_trajectory
-from shopfloor.validate.visible import run_visible_tests
+from shopfloor.validate.visible import VisibleTests, run_visible_tests
 
 #: Trajectories run at once: one per CPU (each is a sandboxed service plus its twins).
 DEFAULT_PARALLELISM = os.cpu_count() or 1
@@ -42,6 +42,7 @@ class RunOptions:
     parallel: int = DEFAULT_PARALLELISM
     threshold: float = DEFAULT_THRESHOLD
     visible_tests: str | None = None
+    visible_result: VisibleTests | None = None  # counts measured elsewhere (a `shopfloor.tests` node)
     transcripts: list[Path] = field(default_factory=list)
     judge_model: str | None = None
     shingle_words: int = DEFAULT_SHINGLE_WORDS
@@ -125,7 +126,7 @@ def run_scenarios(
     by_id: dict[str, list[TrajectoryResult]] = {s.id: [] for s in suite.scenarios}
     for result in results:
         by_id[result.scenario].append(result)
-    visible = None
+    visible = options.visible_result
     if options.visible_tests:
         visible = run_visible_tests(options.visible_tests, target, hidden_paths=[suite.directory])
     files = [*candidate_files(target, options.leak_max_file_bytes), *options.transcripts]

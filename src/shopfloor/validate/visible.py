@@ -9,6 +9,7 @@ from typing import Any
 
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
+from shopfloor.validate.toolchain import sandbox_path
 
 #: Seconds the visible test command may run.
 DEFAULT_VISIBLE_TESTS_TIMEOUT_S = 300.0
@@ -55,6 +56,6 @@ def run_visible_tests(
     base = policy or SandboxPolicy()
     sandbox_policy = base.with_overrides(hidden_paths=[*base.hidden_paths, *(str(p) for p in hidden_paths)])
     with SandboxedExecutionEnvironment(workspace, sandbox_policy) as sandbox:
-        result = sandbox.exec_command(command, timeout_ms=int(timeout_s * 1000))
+        result = sandbox.exec_command(command, timeout_ms=int(timeout_s * 1000), env_vars=sandbox_path())
     passed, total = parse_counts(result.output, result.exit_code)
     return VisibleTests(command, passed, total, result.exit_code, result.output[-2000:])
