@@ -183,3 +183,23 @@ def test_registry_latest_registration_wins_and_rejects_bad_schemas() -> None:
     assert registry.get("read_file") is None
     with pytest.raises(ValueError, match="invalid parameters schema"):
         registry.register(RegisteredTool(tool_definition("bad", "", {"x": {"type": 5}}, []), lambda a, e: ""))
+
+
+def test_apply_patch_works_the_same_in_the_bubblewrap_sandbox(tmp_path: Path) -> None:
+    from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
+
+    work = tmp_path / "sandboxed"
+    work.mkdir()
+    (work / "keep.py").write_text("A = 1\n")
+    (work / "drop.py").write_text("B = 2\n")
+    env = SandboxedExecutionEnvironment(work)
+    env.initialize()
+    try:
+        patch = ("*** Begin Patch\n*** Update File: keep.py\n@@\n-A = 1\n+A = 10\n*** Delete File: drop.py\n"
+                 "*** Add File: sub/new.py\n+C = 3\n*** End Patch")
+        out = run(APPLY_PATCH, env, patch=patch)  # type: ignore[arg-type]
+    finally:
+        env.cleanup()
+    assert out.endswith("M keep.py\nD drop.py\nA sub/new.py")
+    assert (work / "keep.py").read_text() == "A = 10\n" and not (work / "drop.py").exists()
+    assert (work / "sub/new.py").read_text() == "C = 3\n"
