@@ -81,7 +81,8 @@ def generate_repository(path: Path) -> None:
         directory = path / f"pkg{i // FILES_PER_DIR:03d}"
         directory.mkdir(exist_ok=True)
         (directory / f"module{i:05d}.py").write_text(f"VALUE_{i} = {i}\n")
-    git = ["git", "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
+    # gc.auto=0: 10,000 loose objects would start a background `git gc` that races `cp -r`.
+    git = ["git", "-c", "user.email=bench@example.com", "-c", "user.name=bench", "-c", "gc.auto=0"]
     subprocess.run([*git, "init", "-q"], cwd=path, check=True)
     subprocess.run([*git, "add", "."], cwd=path, check=True)
     subprocess.run([*git, "commit", "-qm", "generated"], cwd=path, check=True)
