@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "shopfloor.commands.twins",  # twins up, twins list
     "shopfloor.commands.validate",  # scenarios run, contracts check
     "shopfloor.commands.report",  # report
+    "shopfloor.commands.init",  # init
 ]
 
 CONFORMANCE_MODULES: list[str] = [
