@@ -75,7 +75,9 @@ class MeteredClient:
 class SessionGovernor:
     def __init__(self, policy: Policy, budget: Budget, brake_config: BrakeConfig | None = None, *,
                  emit: Emit | None = None, node_id: str = "", ask_human: AskHuman | None = None,
-                 on_run_budget_exhausted: Callable[[BudgetExceeded], None] | None = None) -> None:
+                 on_run_budget_exhausted: Callable[[BudgetExceeded], None] | None = None,
+                 brake: Brake | None = None) -> None:
+        """`brake`: the node's brake, shared by its sessions (retries), else one of our own."""
         self.policy = policy
         self.budget = budget
         self.brake_config = brake_config or BrakeConfig()
@@ -84,7 +86,7 @@ class SessionGovernor:
         self.ask_human = ask_human
         self.on_run_budget_exhausted = on_run_budget_exhausted
         self.session: Session | None = None
-        self.brake: Brake | None = None
+        self.brake: Brake | None = brake
         #: Why the governor stopped the session (None while it runs).
         self.stop_reason: str | None = None
         self._lock = threading.RLock()
@@ -94,8 +96,9 @@ class SessionGovernor:
     def attach(self, session: Session) -> Session:
         self.session = session
         env = session.env
-        self.brake = Brake(self.policy, self.brake_config, workspace=env.working_directory(),
-                           exists=env.file_exists, emit=self._emit_rung, live=True)
+        if self.brake is None:
+            self.brake = Brake(self.policy, self.brake_config, workspace=env.working_directory(),
+                               exists=env.file_exists, emit=self._emit_rung, live=True)
         session.client = MeteredClient(session.client, self.budget, self._budget_exceeded)
         session.hooks.pre.insert(0, self.before_tool)
         session.hooks.post.append(self.after_tool)
@@ -113,7 +116,7 @@ class SessionGovernor:
             self._budget_exceeded(exc)
             return HookDecision.deny(str(exc))
         assert self.brake is not None
-        with self._lock:
+        with self.brake.lock:
             for edit in file_edits(call.tool_name, call.arguments) if call.tool_name in WRITING_TOOLS else []:
                 self._existed[edit.path] = self._exists(edit.path)
             found = self.brake.judge_intent(call.call_id, call.tool_name, call.arguments, self.node_id)
@@ -141,7 +144,7 @@ class SessionGovernor:
     # -- reactions ---------------------------------------------------------------------------------
     def _observe(self, kind: str, data: dict[str, Any]) -> None:
         assert self.brake is not None
-        with self._lock:
+        with self.brake.lock:
             found = self.brake.observe(kind, data)
         for iv in found:
             if iv.escalated:

@@ -20,7 +20,7 @@ from shopfloor.agent.session import Session
 from shopfloor.errors import UserError
 from shopfloor.govern import budget_store
 from shopfloor.govern.brake.config import BrakeConfig, load_brake_config
-from shopfloor.govern.brake.ladder import Intervention
+from shopfloor.govern.brake.ladder import Brake, Intervention
 from shopfloor.govern.budget import Budget, BudgetExceeded
 from shopfloor.govern.governor import SessionGovernor
 from shopfloor.govern.policy import BudgetLimits, Policy, load_policy
@@ -47,6 +47,7 @@ class RunGovernance:
         self.run = Budget("run", limits, spent=spent, elapsed_before_s=float(spent.get("elapsed_s", 0.0)),
                           on_change=lambda _: self.save())
         self.nodes: dict[str, Budget] = {}
+        self.brakes: dict[str, Brake] = {}
 
     def node_budget(self, node: Node) -> Budget:
         with self._lock:
@@ -74,6 +75,16 @@ class RunGovernance:
         hint = f" after raising [budgets] {exc.resource}" if not flag else ""
         print(f"shopfloor: {exc} during {node.id}; the run stops here and can go on{hint}: "
               f"shopfloor resume --logs-root {self.scope.logs_root}{flag}", file=sys.stderr)
+
+    def node_brake(self, node: Node, session: Session) -> Brake:
+        """One brake per node, so plateau and growth see every iteration of the node's retry loop."""
+        with self._lock:
+            if node.id not in self.brakes:
+                env = session.env
+                self.brakes[node.id] = Brake(
+                    self.policy, self.brake_config, workspace=env.working_directory(), exists=env.file_exists,
+                    emit=lambda kind, data: self.scope.emit(kind, {**data, "node_id": node.id}), live=True)
+            return self.brakes[node.id]
 
     def save(self) -> None:
         budget_store.save(self.scope.logs_root, {
@@ -115,6 +126,7 @@ def govern_session(scope: RunScope, node: Node, session: Session) -> SessionGove
     budget = gov.node_budget(node).child(f"session-{session.id[:8]}", gov.policy.budgets.session)
     governor = SessionGovernor(gov.policy, budget, gov.brake_config, emit=scope.emit, node_id=node.id,
                                ask_human=gov.ask_human(node) if scope.interviewer is not None else None,
-                               on_run_budget_exhausted=lambda exc: gov.stop_for_budget(exc, node))
+                               on_run_budget_exhausted=lambda exc: gov.stop_for_budget(exc, node),
+                               brake=gov.node_brake(node, session))
     governor.attach(session)
     return governor

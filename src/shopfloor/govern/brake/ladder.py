@@ -11,6 +11,7 @@ configured escalation, "stop" (the node fails with the brake's reason) or
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -58,7 +59,8 @@ def build_detectors(policy: Policy, config: BrakeConfig, *, workspace: str = DEF
 
 
 class Brake:
-    """Watches one agent's (or one node's) event stream; thread-safe use is the caller's lock."""
+    """Watches one node's event stream (all its sessions and retries); callers feeding it from
+    several threads hold `lock` around `observe` / `judge_intent`."""
 
     def __init__(self, policy: Policy, config: BrakeConfig | None = None, *,
                  workspace: str = DEFAULT_REPLAY_WORKSPACE, exists: Callable[[str], bool] | None = None,
@@ -71,6 +73,7 @@ class Brake:
         self._tracker = StepTracker(intents_from_starts=not live)
         self._fired: dict[str, int] = defaultdict(int)
         self._index = 0
+        self.lock = threading.RLock()
 
     def observe(self, kind: str, data: dict[str, Any], index: int | None = None) -> list[Intervention]:
         """Feed one raw event; return the rungs it triggered (usually none)."""
