@@ -15,12 +15,15 @@ the failure reason, which is all the next codergen attempt is told.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from shopfloor.errors import UserError
 from shopfloor.pipeline.context import Context
+from shopfloor.pipeline.diagnostics import Diagnostic, Severity
 from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.handler import HandlerRegistry
+from shopfloor.pipeline.lint_rules import FunctionRule, LintRule
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
 from shopfloor.validate.config import ValidateConfig
@@ -173,3 +176,37 @@ def register_handlers(registry: HandlerRegistry, scope: RunScope) -> None:
 
     registry.register(SCENARIOS_TYPE, ScenariosHandler(scope))
     registry.register(CONTRACTS_TYPE, ContractsHandler(scope))
+
+
+def _attribute_problems(graph: Graph) -> Iterable[Diagnostic]:
+    """The scenarios node's attributes, checked before a run starts (the same checks the handler makes)."""
+    for node in graph.nodes.values():
+        if node.type != SCENARIOS_TYPE:
+            continue
+        checks = [
+            lambda n=node: _float(n, "threshold", 0),
+            lambda n=node: _float(n, "lower_bound", 0),
+            lambda n=node: _int(n, "trajectories", None),
+            lambda n=node: _int(n, "parallel", None),
+        ]
+        redaction = node.str_attr("redaction")
+        if redaction and redaction not in REDACTION_LEVELS:
+            yield Diagnostic(
+                "scenarios_attributes",
+                Severity.ERROR,
+                f"unknown redaction level {redaction!r}",
+                node_id=node.id,
+                fix=f"use one of {', '.join(REDACTION_LEVELS)}",
+            )
+        for check in checks:
+            try:
+                check()
+            except UserError as exc:
+                yield Diagnostic(
+                    "scenarios_attributes", Severity.ERROR, exc.what, node_id=node.id, fix=exc.fix or ""
+                )
+
+
+def lint_rules() -> list[LintRule]:
+    """Checked by `shopfloor validate` before a run starts any candidate."""
+    return [FunctionRule("scenarios_attributes", _attribute_problems)]
