@@ -31,6 +31,7 @@ HANDLER_PLUGINS: list[str] = [
     "shopfloor.workers.visible_tests",  # shopfloor.tests
     "shopfloor.release.handlers",  # shopfloor.gate, shopfloor.deploy
     "shopfloor.twins.handler",  # shopfloor.twins
+    "shopfloor.validate.handlers",  # shopfloor.scenarios, shopfloor.contracts
     "shopfloor.govern.run_hooks",  # no types: makes each run reachable by `shopfloor stop`
     "shopfloor.workers.sandboxed_tool",  # tool (replaces the host one: commands run in the sandbox)
 ]
