@@ -70,6 +70,7 @@ def test_native_endpoints_and_authentication(client: Client, llm_server: Scripte
     sent = _send(client, llm_server, "gemini", "gemini-3-flash-preview")
     assert sent.path == "/v1beta/models/gemini-3-flash-preview:generateContent"
     assert sent.query["key"] == "test-gemini"
+    assert sent.headers["x-goog-api-key"] == "test-gemini"
     sent = _send(client, llm_server, "ollama", "llama3.2")
     assert sent.path == "/v1/chat/completions"
 

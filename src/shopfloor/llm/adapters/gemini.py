@@ -1,5 +1,6 @@
 """Gemini through its native API: `models/{model}:generateContent` and
-`:streamGenerateContent?alt=sse`, authenticated with the `key` query parameter.
+`:streamGenerateContent?alt=sse`, authenticated with the `key` query parameter
+(and the `x-goog-api-key` header).
 
 Gemini assigns no ids to function calls: the adapter makes synthetic ones
 (`call_<hex>`) and finds the function name again from the history when a tool
@@ -83,7 +84,9 @@ class GeminiAdapter:
         self._key = api_key
         base = (base_url or DEFAULT_GEMINI_BASE_URL).rstrip("/")
         self._prefix = "models" if base.endswith(("/v1beta", "/v1", "/v1alpha")) else "v1beta/models"
-        self.http = HttpTransport(name, base, dict(default_headers or {}), timeout, http_client)
+        # The spec's `key` query parameter, plus the header Google's own SDKs send: servers accept either.
+        headers = {"x-goog-api-key": api_key, **(default_headers or {})}
+        self.http = HttpTransport(name, base, headers, timeout, http_client)
 
     def close(self) -> None:
         self.http.close()
