@@ -182,3 +182,21 @@ def _fast():  # type: ignore[no-untyped-def]
     from shopfloor.llm.retry import RetryPolicy
 
     return RetryPolicy(max_retries=2, base_delay=0.01, jitter=False)
+
+
+def test_gemini_stream_as_a_json_array(client: Client, llm_server: ScriptedLLMServer) -> None:
+    """Without `alt=sse` Gemini streams one JSON array of chunks; the adapter reads that too."""
+    from tests.support.llm_server import Raw
+
+    chunks = [
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}}]},
+        {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]}, "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5},
+        },
+    ]
+    llm_server.push(Raw(200, chunks))
+    events = _events(client, "gemini", "gemini-3-flash-preview")
+    assert [e.delta for e in events if e.type == T.TEXT_DELTA] == ["Hel", "lo"]
+    assert events[-1].response is not None and events[-1].response.text == "Hello"
+    assert events[-1].usage is not None and events[-1].usage.total_tokens == 5

@@ -11,6 +11,7 @@ candidates plus thoughts (both are billed as output); `reasoning_tokens` is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -206,6 +207,18 @@ class GeminiAdapter:
         merge_options(body, request.options_for(self.name))
         return body
 
+    def _chunks(self, response: httpx.Response, options: CallOptions) -> Iterator[dict[str, Any]]:
+        """Response chunks from SSE (`alt=sse`) or, from servers that ignore it, one JSON array."""
+        if "event-stream" not in response.headers.get("content-type", "event-stream"):
+            try:
+                body = response.read()
+            except httpx.HTTPError as exc:
+                raise StreamError(f"{self.name}: stream broke off: {exc}", cause=exc) from exc
+            yield from _json_array_chunks(self.name, body)
+            return
+        for sse in self.http.iter_sse(response, options):
+            yield decode_event(self.name, sse)
+
     # -- response translation -----------------------------------------------------------------------
 
     def parse_response(
@@ -287,8 +300,7 @@ class GeminiAdapter:
             last: dict[str, Any] = {}
             finish: str | None = None
             text_open = reasoning_open = False
-            for sse in self.http.iter_sse(response, options):
-                chunk = decode_event(self.name, sse)
+            for chunk in self._chunks(response, options):
                 if not last:
                     yield event(StreamEventType.STREAM_START, raw=chunk)
                 last = chunk
@@ -339,6 +351,17 @@ class GeminiAdapter:
             yield event(
                 StreamEventType.FINISH, finish_reason=final.finish_reason, usage=final.usage, response=final
             )
+
+
+def _json_array_chunks(provider: str, body: bytes) -> Iterator[dict[str, Any]]:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise StreamError(f"{provider}: stream body is not JSON: {body[:120]!r}", cause=exc) from exc
+    for chunk in data if isinstance(data, list) else [data]:
+        if not isinstance(chunk, dict):
+            raise StreamError(f"{provider}: stream chunk is not a JSON object: {chunk!r:.120}")
+        yield chunk
 
 
 def _append_part(parts: list[dict[str, Any]], part: dict[str, Any]) -> None:
