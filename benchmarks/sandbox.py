@@ -126,6 +126,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS,
                         help=f"samples per command (default {DEFAULT_RUNS})")
     args = parser.parse_args()
+    # Ratios on a shared host swing with its load; print it so a reader can judge the figures.
+    one, five, fifteen = os.getloadavg()
+    print(f"load average (1, 5, 15 min): {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="shopfloor-bench-") as tmp_name:
         tmp = Path(tmp_name)
         os.environ["SHOPFLOOR_HOME"] = str(tmp / "home")
