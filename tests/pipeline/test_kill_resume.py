@@ -2,14 +2,14 @@
 
 The resumed run must reach the same outcome as an uninterrupted one, through the
 same nodes, and never run a node again that had completed before the kill.
-Every tool node of the fixture appends its id to $TRACE, so a second execution
-is visible in the trace file.
+Every tool node of the fixture appends its id to trace.log in the run's
+workspace (`--set workspace.dir=…`; tool nodes run sandboxed there), so a second
+execution is visible in the trace file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -24,8 +24,14 @@ from tests.support.pipeline_runs import REPO_ROOT, run_json
 
 #: Kills per test run; each picks its own random moment.
 TRIALS = 3
-#: Time for tool commands orphaned by the kill (they run in their own session) to finish.
+#: Time for tool commands orphaned by the kill to finish (a sandboxed one dies with its sandbox).
 ORPHAN_GRACE_S = 0.5
+
+
+def workspace(path: Path) -> tuple[str, Path]:
+    """(the --set that makes `path` the run's workspace, the trace file the tool nodes write there)."""
+    path.mkdir()
+    return f"workspace.dir={path}", path / "trace.log"
 
 
 def trace_lines(path: Path) -> list[str]:
@@ -49,10 +55,8 @@ def test_kill_9_at_random_points_then_resume_matches_an_uninterrupted_run(tmp_pa
     seed = int(time.time())
     rng = random.Random(seed)
     pipeline = str(dot_path("engine_crash"))
-    whole_trace = tmp_path / "whole.trace"
-    code, whole = run_json(
-        "run", pipeline, "--logs-root", str(tmp_path / "whole"), env={"TRACE": str(whole_trace)}
-    )
+    whole_ws, whole_trace = workspace(tmp_path / "whole-ws")
+    code, whole = run_json("run", pipeline, "--logs-root", str(tmp_path / "whole"), "--set", whole_ws)
     events = [json.loads(line) for line in (tmp_path / "whole" / "events.jsonl").read_text().splitlines()]
     execution_s = events[-1]["ts"] - events[0]["ts"]
     assert code == 0 and whole["status"] == "success"
@@ -61,11 +65,11 @@ def test_kill_9_at_random_points_then_resume_matches_an_uninterrupted_run(tmp_pa
     )
 
     for trial in range(TRIALS):
-        root, trace = tmp_path / f"killed-{trial}", tmp_path / f"killed-{trial}.trace"
+        root = tmp_path / f"killed-{trial}"
+        ws, trace = workspace(tmp_path / f"killed-{trial}-ws")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "shopfloor", "run", pipeline, "--logs-root", str(root)],
+            [sys.executable, "-m", "shopfloor", "run", pipeline, "--logs-root", str(root), "--set", ws],
             cwd=REPO_ROOT,
-            env={**os.environ, "TRACE": str(trace)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -82,7 +86,7 @@ def test_kill_9_at_random_points_then_resume_matches_an_uninterrupted_run(tmp_pa
         done_at_kill = finished_nodes(root)
         trace_at_kill = trace_lines(trace)
 
-        code, resumed = run_json("resume", "--logs-root", str(root), env={"TRACE": str(trace)})
+        code, resumed = run_json("resume", "--logs-root", str(root))
         assert code == 0, context
         assert resumed["status"] == whole["status"], context
         assert resumed["completed_nodes"] == whole["completed_nodes"], context
