@@ -7,13 +7,15 @@ work of 50+ tool steps must run to completion without a single brake event.
 
 from __future__ import annotations
 
+import itertools
+import json
 from pathlib import Path
 
 from shopfloor.govern.brake.config import BrakeConfig
 from shopfloor.govern.policy import BudgetLimits
 from tests.support.agent import AgentHarness, anthropic_agent, shared_llm_server  # noqa: F401 (fixtures)
 from tests.support.governed import Governed, governed
-from tests.support.llm_server import Reply, ToolUse
+from tests.support.llm_server import RecordedRequest, Reply, ToolUse
 from tests.support.runaways import RUN_TESTS, RUNAWAYS, TEST_FILE, calc_project, calls, forever, shell
 
 
@@ -178,3 +180,31 @@ def test_healthy_trajectory_has_no_false_positives(anthropic_agent: AgentHarness
     runs = [e.data["output"] for e in anthropic_agent.events
             if e.kind.value == "tool_call_end" and "Ran " in e.data.get("output", "")]
     assert len(runs) == modules and f"Ran {modules} tests" in runs[-1] and "OK" in runs[-1]
+
+
+def test_subagents_get_their_own_budget_level(anthropic_agent: AgentHarness) -> None:  # noqa: F811
+    gov = governed(anthropic_agent, limits=BudgetLimits(usd=20), subagent_limits=BudgetLimits(usd=1.5),
+                   brake=BrakeConfig(detectors={"stuck": False}))
+    counter = itertools.count()
+
+    def model(req: RecordedRequest) -> Reply:
+        messages = req.body["messages"]
+        if "CHILD-TASK" in json.dumps(messages[0]):  # the subagent: burns ~$0.3 a call, forever
+            return Reply(tool_calls=[shell(f"echo {next(counter)}")], input_tokens=50_000,
+                         output_tokens=10_000)
+        turns = sum(1 for m in messages if m["role"] == "assistant")
+        if turns == 0:
+            return calls(ToolUse("spawn_agent", {"task": "CHILD-TASK: count for ever"}))
+        if turns == 1:
+            return calls(ToolUse("wait", {"agent_id": anthropic_agent.spawned_agent_id(req)}))
+        return Reply(text="The helper ran out of budget; stopping here.")
+
+    anthropic_agent.server.default = model
+    result = gov.session.submit("delegate the counting")
+    assert result.status == "completed" and gov.governor.stop_reason is None
+    exceeded = [d for k, d in gov.emitted if k == "govern.budget_exceeded"]
+    assert len(exceeded) == 1 and exceeded[0]["level"].startswith("run/session/subagent-")
+    child_calls = sum(1 for r in anthropic_agent.server.requests
+                      if "CHILD-TASK" in json.dumps(r.body["messages"][0]))
+    spent = gov.budget.spent()
+    assert child_calls >= 1 and 0.3 * child_calls <= spent["usd"] <= 1.5 + 0.1  # the parent's calls are tiny

@@ -52,12 +52,13 @@ class Governed:
 
 
 def governed(harness: AgentHarness, *, policy: Policy | None = None, limits: BudgetLimits | None = None,
-             brake: BrakeConfig | None = None, ask_human: AskHuman | None = None) -> Governed:
+             brake: BrakeConfig | None = None, ask_human: AskHuman | None = None,
+             subagent_limits: BudgetLimits | None = None) -> Governed:
     budget = Budget("run", limits or BudgetLimits(usd=5.0))
     emitted: list[tuple[str, dict[str, Any]]] = []
     governor = SessionGovernor(policy or load_policy(ProjectFile(None, {})), budget.child("session"), brake,
                                emit=lambda kind, data: emitted.append((kind, data)), node_id="implement",
-                               ask_human=ask_human)
+                               ask_human=ask_human, subagent_limits=subagent_limits)
     session = harness.session()
     governor.attach(session)
     return Governed(harness, governor, session, budget, emitted)

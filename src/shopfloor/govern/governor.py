@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from shopfloor.agent.events import SessionEvent
+from shopfloor.agent.events import EventKind, SessionEvent
 from shopfloor.agent.hooks import HookDecision, ToolCallInfo, ToolCallResult
 from shopfloor.agent.session import Session, SessionState
 from shopfloor.govern.brake.config import BrakeConfig
@@ -32,7 +32,7 @@ from shopfloor.govern.brake.ladder import Brake, Intervention
 from shopfloor.govern.brake.thrash import content_hash
 from shopfloor.govern.budget import Budget, BudgetExceeded
 from shopfloor.govern.llm_budget import budget_middleware
-from shopfloor.govern.policy import Policy
+from shopfloor.govern.policy import BudgetLimits, Policy
 from shopfloor.llm.errors import AbortError
 from shopfloor.llm.types import Request, Response, StreamEvent
 
@@ -76,8 +76,9 @@ class SessionGovernor:
     def __init__(self, policy: Policy, budget: Budget, brake_config: BrakeConfig | None = None, *,
                  emit: Emit | None = None, node_id: str = "", ask_human: AskHuman | None = None,
                  on_run_budget_exhausted: Callable[[BudgetExceeded], None] | None = None,
-                 brake: Brake | None = None) -> None:
-        """`brake`: the node's brake, shared by its sessions (retries), else one of our own."""
+                 brake: Brake | None = None, subagent_limits: BudgetLimits | None = None) -> None:
+        """`brake`: the node's brake, shared by its sessions (retries), else one of our own.
+        `subagent_limits`: each subagent's own budget level, carved out of this session's."""
         self.policy = policy
         self.budget = budget
         self.brake_config = brake_config or BrakeConfig()
@@ -91,6 +92,9 @@ class SessionGovernor:
         self.stop_reason: str | None = None
         self._lock = threading.RLock()
         self._existed: dict[str, bool] = {}
+        self.subagent_limits = subagent_limits or BudgetLimits()
+        #: session id of each subagent -> its budget level
+        self._subagents: dict[str, Budget] = {}
 
     # -- wiring ----------------------------------------------------------------------------------
     def attach(self, session: Session) -> Session:
@@ -111,9 +115,12 @@ class SessionGovernor:
     # -- the session's extension points ------------------------------------------------------------
     def before_tool(self, call: ToolCallInfo) -> HookDecision | None:
         try:
-            self.budget.count_tool_call()
+            self._subagents.get(call.session_id, self.budget).count_tool_call()
         except BudgetExceeded as exc:
-            self._budget_exceeded(exc)
+            if call.session_id in self._subagents:
+                self._subagent_budget_exceeded(call.session_id, exc)
+            else:
+                self._budget_exceeded(exc)
             return HookDecision.deny(str(exc))
         assert self.brake is not None
         with self.brake.lock:
@@ -139,7 +146,26 @@ class SessionGovernor:
             self._observe("file_state", data)
 
     def on_event(self, event: SessionEvent) -> None:
+        parent = self.session
+        if event.kind == EventKind.USER_INPUT and parent is not None and event.session_id != parent.id:
+            self._meter_subagent(event.session_id)
         self._observe(event.kind.value, {**event.data, "session_id": event.session_id})
+
+    def _meter_subagent(self, session_id: str) -> None:
+        """A subagent's first input (in its own thread, before its first LLM call): give it its own level."""
+        assert self.session is not None
+        with self._lock:
+            if session_id in self._subagents:
+                return
+            for agent_id, handle in list(self.session.subagents.agents.items()):
+                child = handle.session
+                if child.id == session_id:
+                    budget = self.budget.child(f"subagent-{agent_id}", self.subagent_limits)
+                    self._subagents[session_id] = budget
+                    inner = child.client.inner if isinstance(child.client, MeteredClient) else child.client
+                    child.client = MeteredClient(
+                        inner, budget, lambda exc, sid=session_id: self._subagent_budget_exceeded(sid, exc))
+                    return
 
     # -- reactions ---------------------------------------------------------------------------------
     def _observe(self, kind: str, data: dict[str, Any]) -> None:
@@ -165,6 +191,20 @@ class SessionGovernor:
         if exc.level == self.budget.root.path and self.on_run_budget_exhausted is not None:
             self.on_run_budget_exhausted(exc)
         self.stop(str(exc))
+
+    def _subagent_budget_exceeded(self, session_id: str, exc: BudgetExceeded) -> None:
+        """A subagent hit a limit: it stops; its parent stops too when the limit was the run's or the
+        parent's own (the parent's next call would be refused anyway)."""
+        if exc.level.startswith(self.budget.path + "/"):  # the subagent's own level
+            self.emit("govern.budget_exceeded", {"level": exc.level, "resource": exc.resource,
+                                                 "limit": exc.limit, "spent": exc.spent,
+                                                 "reason": str(exc), "node_id": self.node_id})
+            assert self.session is not None
+            for handle in list(self.session.subagents.agents.values()):
+                if handle.session.id == session_id and handle.session.state == SessionState.PROCESSING:
+                    handle.session.abort(str(exc))
+            return
+        self._budget_exceeded(exc)
 
     def stop(self, reason: str) -> None:
         """Stop the session: the in-flight LLM call is cancelled and running commands are killed."""

@@ -127,6 +127,7 @@ def govern_session(scope: RunScope, node: Node, session: Session) -> SessionGove
     governor = SessionGovernor(gov.policy, budget, gov.brake_config, emit=scope.emit, node_id=node.id,
                                ask_human=gov.ask_human(node) if scope.interviewer is not None else None,
                                on_run_budget_exhausted=lambda exc: gov.stop_for_budget(exc, node),
-                               brake=gov.node_brake(node, session))
+                               brake=gov.node_brake(node, session),
+                               subagent_limits=gov.policy.budgets.subagent)
     governor.attach(session)
     return governor
