@@ -69,3 +69,12 @@ def test_workspace_commands(shopfloor_cmd, tmp_path: Path) -> None:
     assert discarded.returncode == 0 and not path.exists()
     missing = run(shopfloor_cmd, "sandbox", "workspace", "discard", "cand")
     assert missing.returncode == 2 and "no workspace named 'cand'" in missing.stderr
+
+
+def test_exec_reports_missing_and_non_executable_commands_like_a_shell(shopfloor_cmd,
+                                                                       workspace: Path) -> None:
+    missing = run(shopfloor_cmd, "sandbox", "exec", "--workspace", str(workspace), "--", "no-such-tool")
+    assert missing.returncode == 127
+    assert missing.stderr == "sandbox: cannot run no-such-tool: command not found\n"
+    not_executable = run(shopfloor_cmd, "sandbox", "exec", "--workspace", str(workspace), "--", "./README.md")
+    assert not_executable.returncode == 126 and "Permission denied" in not_executable.stderr

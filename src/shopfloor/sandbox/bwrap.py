@@ -178,7 +178,10 @@ def sandbox_environment(policy: SandboxPolicy, extra: Mapping[str, str] | None) 
 
 
 def command_rlimits(policy: SandboxPolicy, *, with_cgroup: bool) -> list[tuple[int, int, int]]:
-    """(resource, soft, hard) for each command; memory and processes fall back to rlimits without cgroups."""
+    """(resource, soft, hard) for every command (set once on the supervisor, inherited).
+
+    Memory and processes fall back to rlimits where there are no cgroups.
+    """
     mib = 1024 * 1024
     limits = [
         (resource.RLIMIT_CPU, policy.cpu_seconds, policy.cpu_seconds + 1),
@@ -245,9 +248,10 @@ class SandboxedExecutionEnvironment:
                                       memory_bytes=self.policy.memory_mb * 1024 * 1024)
         instance = SandboxInstance(cgroup)
         mount = BRIDGE_MOUNT if self._bridge_dir is not None else "-"
+        rlimits = command_rlimits(self.policy, with_cgroup=cgroup is not None)
         instance.start(lambda fd: build_argv(
             bwrap, self.workspace, self.policy,
-            SandboxInstance.supervisor_command(fd, mount, self.policy.allowed_ports),
+            SandboxInstance.supervisor_command(fd, rlimits, mount, self.policy.allowed_ports),
             bridge_dir=self._bridge_dir))
         self._instance = instance
         return instance
@@ -296,7 +300,6 @@ class SandboxedExecutionEnvironment:
             try:
                 outcome = instance.exec(
                     argv, cwd=str(cwd), env=sandbox_environment(self.policy, env_vars),
-                    rlimits=command_rlimits(self.policy, with_cgroup=instance.cgroup is not None),
                     timeout_s=timeout_ms / 1000, kill_grace_s=self.policy.kill_grace_s,
                     max_output_bytes=self.policy.max_output_bytes, sink=sink)
                 break

@@ -61,10 +61,12 @@ class SandboxInstance:
         return self._control is not None and self.proc is not None and self.proc.poll() is None
 
     @staticmethod
-    def supervisor_command(control_fd: int, bridge_mount: str, ports: Sequence[int]) -> list[str]:
+    def supervisor_command(control_fd: int, rlimits: Sequence[tuple[int, int, int]], bridge_mount: str,
+                           ports: Sequence[int]) -> list[str]:
+        """The supervisor's argv; every command it starts inherits `rlimits` from it."""
         # -E -s -S: no PYTHON* variables, no site-packages (nor their .pth hooks): stdlib only.
-        return [sys.executable, "-E", "-s", "-S", str(SUPERVISOR_SCRIPT), str(control_fd), bridge_mount,
-                *map(str, ports)]
+        return [sys.executable, "-E", "-s", "-S", str(SUPERVISOR_SCRIPT), str(control_fd),
+                json.dumps([list(r) for r in rlimits]), bridge_mount, *map(str, ports)]
 
     def start(self, build_argv: Callable[[int], list[str]]) -> None:
         """Launch bubblewrap; `build_argv(fd)` gives its argv with the supervisor's control fd."""
@@ -97,8 +99,8 @@ class SandboxInstance:
             return (0, 0)
         return (self.cgroup.oom_kills(), self.cgroup.process_limit_hits())
 
-    def exec(self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
-             rlimits: Sequence[tuple[int, int, int]], timeout_s: float, kill_grace_s: float,
+    def exec(self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str], timeout_s: float,
+             kill_grace_s: float,
              max_output_bytes: int, sink: Callable[[str, bytes], None] | None = None) -> ProcessOutcome:
         """Run one command. Its status comes back on a pipe of its own, which reads EOF
         if the supervisor dies first, so no reply has to be routed between callers."""
@@ -106,8 +108,7 @@ class SandboxInstance:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         status_r, status_w = os.pipe()
-        request = {"op": "exec", "id": command_id, "argv": list(argv), "cwd": cwd, "env": dict(env),
-                   "rlimits": [list(r) for r in rlimits]}
+        request = {"op": "exec", "id": command_id, "argv": list(argv), "cwd": cwd, "env": dict(env)}
         started = time.monotonic()
         try:
             with self._send_lock:

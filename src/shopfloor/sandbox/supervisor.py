@@ -3,17 +3,19 @@
 Starting a fresh bubblewrap sandbox costs ~10 ms of namespace and mount set-up,
 more than most commands an agent runs. So each sandboxed environment starts
 bubblewrap once, with this supervisor as its command, and the host asks it to
-run each command: one fork and exec inside namespaces that already exist.
+run each command: one posix_spawn inside namespaces that already exist.
 Each command runs in its own session; when it ends (or times out) everything
 left in that session is killed. A process that starts its own session
 (`setsid`) outlives the command but not the sandbox.
 
-Protocol, over a SOCK_SEQPACKET Unix socket inherited as fd `argv[1]`, one
-JSON object per message:
+Arguments: the control socket's fd, the commands' rlimits as JSON
+(`[[resource, soft, hard], ...]`), the port-bridge directory, the allowed ports.
+
+Protocol, over the control socket (SOCK_SEQPACKET), one JSON object per message:
 
 - supervisor → host: `ready` once listening;
 - host → supervisor: `{"op": "exec", "id": N, "argv": [...], "cwd": ..., "env":
-  {...}, "rlimits": [[resource, soft, hard], ...]}` with three pipe write ends
+  {...}}` with three pipe write ends
   attached as SCM_RIGHTS: the command's stdout, its stderr, and a status pipe
   on which the supervisor writes the exit status (negative for a signal, as
   subprocess reports it) when the command ends. If the supervisor dies the
@@ -30,10 +32,12 @@ every process in it. Standard library only: it runs outside the shopfloor packag
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -41,6 +45,8 @@ import sys
 import forward  # type: ignore[import-not-found]  # sibling file, on sys.path as the script's directory
 
 _MAX_MESSAGE = 1 << 20
+#: Signals the supervisor (as a Python process) ignores but a command must get by default.
+RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGXCPU)
 #: Exit status reported when the command could not even be forked (as a shell reports "cannot execute").
 CANNOT_START_STATUS = 126
 #: Kill sweeps over a finished command's session before giving up on stragglers.
@@ -85,43 +91,35 @@ class Supervisor:
         return True
 
     def start(self, request: dict, fds: list[int]) -> None:  # type: ignore[type-arg]
+        """posix_spawn the command (vfork-fast; no Python runs in the child) in a new session."""
+        out_fd, err_fd, status_fd = fds
+        for fd in fds:  # received descriptors arrive inheritable; only dup2'd copies may pass
+            os.set_inheritable(fd, False)
+        argv, env = request["argv"], request["env"]
         try:
-            pid = os.fork()
-        except OSError as exc:  # e.g. the process cap, filled by processes that left their session
+            os.chdir(request["cwd"])
+            program = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH", os.defpath))
+            if program is None:
+                raise FileNotFoundError(2, "command not found")
+            pid = os.posix_spawn(program, argv, env, setsid=True, setsigdef=RESET_SIGNALS, file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out_fd, 1),
+                (os.POSIX_SPAWN_DUP2, err_fd, 2),
+            ])
+        except OSError as exc:
+            # Not found or not executable, as a shell reports it; anything else (the
+            # process cap, filled by processes that left their session) cannot start.
+            status = {errno.ENOENT: 127, errno.EACCES: 126}.get(exc.errno or 0, CANNOT_START_STATUS)
             with contextlib.suppress(OSError):
-                os.write(fds[1], f"sandbox: cannot start the command: {exc.strerror}\n".encode())
-                os.write(fds[2], str(CANNOT_START_STATUS).encode())
+                os.write(err_fd, f"sandbox: cannot run {argv[0]}: {exc.strerror}\n".encode())
+                os.write(status_fd, str(status).encode())
             for fd in fds:
                 os.close(fd)
             return
-        if pid == 0:
-            self._exec_child(request, fds)
-        os.close(fds[0])
-        os.close(fds[1])
-        self.children[request["id"]] = (pid, fds[2])
+        os.close(out_fd)
+        os.close(err_fd)
+        self.children[request["id"]] = (pid, status_fd)
         self.selector.register(os.pidfd_open(pid), selectors.EVENT_READ, (request["id"], pid))
-
-    def _exec_child(self, request: dict, fds: list[int]) -> None:  # type: ignore[type-arg]
-        """In the forked child: own session, pipes on 1 and 2, limits, then exec. Never returns."""
-        try:
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; commands must not
-                signal.signal(sig, signal.SIG_DFL)
-            os.setsid()
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)
-            os.dup2(fds[0], 1)
-            os.dup2(fds[1], 2)
-            os.closerange(3, 65536)
-            for which, soft, hard in request["rlimits"]:
-                resource.setrlimit(which, (soft, hard))
-            os.chdir(request["cwd"])
-            argv = request["argv"]
-            os.execvpe(argv[0], argv, request["env"])
-        except OSError as exc:
-            os.write(2, f"sandbox: cannot run {request['argv'][0]}: {exc.strerror}\n".encode())
-            os._exit(127)
-        finally:
-            os._exit(127)
 
     def _reap(self, command_id: int, pid: int) -> None:
         _, status = os.waitpid(pid, 0)
@@ -167,7 +165,14 @@ def _session_members(sid: int) -> list[int]:
 
 def main(args: list[str]) -> int:
     control = socket.socket(fileno=int(args[0]))
-    ports_dir, ports = args[1], [int(p) for p in args[2:]]
+    control.set_inheritable(False)
+    # The commands' rlimits are set here once and inherited by every command. The
+    # supervisor ignores SIGXCPU (commands get it back by RESET_SIGNALS); should it
+    # ever use up the CPU limit itself it is killed and the host starts a new sandbox.
+    signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+    for which, soft, hard in json.loads(args[1]):
+        resource.setrlimit(which, (soft, hard))
+    ports_dir, ports = args[2], [int(p) for p in args[3:]]
     if ports:
         forward.serve_inside(ports_dir, ports)
     Supervisor(control).serve()
