@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 SERVICE_SOURCE = textwrap.dedent('''
-    """A tiny service: GET /healthz is 200; other paths answer per mode.txt.
+    """A tiny service: GET /healthz is 200; GET /env/NAME answers $NAME; other paths answer per mode.txt.
 
     ok: 200 with the version; fail500: 500 (a bad build); slowstart: binds its port only once the
     file named by $START_GATE exists (at most 8 s), so a test can hold a deploy in flight.
@@ -38,6 +38,8 @@ SERVICE_SOURCE = textwrap.dedent('''
             if self.path != "/healthz" and MODE == "fail500":
                 status = 500
             body = f"{VERSION}\\n".encode()
+            if self.path.startswith("/env/"):
+                body = os.environ.get(self.path[len("/env/"):], "<unset>").encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

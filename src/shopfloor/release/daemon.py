@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor.release import http1, supervisor
+from shopfloor.release.fault import FaultInjector
 from shopfloor.release.proxy import Metrics, Proxy, Router, serve_connection
 from shopfloor.release.supervisor import Backend, BackendFailed
 
@@ -42,6 +43,8 @@ class TargetDaemon:
         self.name = name
         self.dir = target_dir(state, name)
         self.backends: dict[str, Backend] = {}
+        #: Faults injected on a canary, by deployment id (a resumed deploy keeps its counters).
+        self.faults: dict[str, FaultInjector] = {}
         self.router = Router()
         self.metrics = Metrics()
         self.lock = asyncio.Lock()
@@ -65,10 +68,22 @@ class TargetDaemon:
                            "weight": weight})
         return shares
 
+    def fault_for(self, role: str) -> FaultInjector | None:
+        """The canary's fault, only while it shares traffic with a stable release (never stable's share)."""
+        canary = self.backends.get("canary")
+        if role != "canary" or canary is None or "stable" not in self.backends:
+            return None
+        return self.faults.get(canary.deployment_id)
+
+    def describe(self, backend: Backend) -> dict[str, Any]:
+        fault = self.faults.get(backend.deployment_id) if backend.role == "canary" else None
+        return {**backend.describe(), **({"fault": fault.status()} if fault else {})}
+
     def state(self) -> dict[str, Any]:
         return {"target": self.name, "pid": os.getpid(), "proxy_port": self.proxy_port,
                 "canary_weight": self.router.canary_weight, "weight_changed_at": self.weight_changed_at,
-                "backends": {r: b.describe() for r, b in self.backends.items()}, "traffic": self.traffic()}
+                "backends": {r: self.describe(b) for r, b in self.backends.items()},
+                "traffic": self.traffic()}
 
     def set_weight(self, weight: int) -> None:
         self.router.canary_weight = weight
@@ -79,12 +94,13 @@ class TargetDaemon:
         role = spec["role"]
         current = self.backends.get(role)
         if current and current.deployment_id == spec["deployment_id"] and current.alive():
-            return {"started": False, "backend": current.describe()}
+            return {"started": False, "backend": self.describe(current)}
         for other_role, other in self.backends.items():  # resumed after promotion: already serving
             if other_role != role and other.deployment_id == spec["deployment_id"] and other.alive():
-                return {"started": False, "backend": other.describe()}
+                return {"started": False, "backend": self.describe(other)}
         if current:
             self.backends.pop(role)
+            self.faults.pop(current.deployment_id, None)
             if role == "canary":
                 self.set_weight(0)
             await asyncio.to_thread(supervisor.stop, current)
@@ -100,7 +116,9 @@ class TargetDaemon:
             await asyncio.to_thread(supervisor.stop, backend)
             raise
         self.backends[role] = backend
-        return {"started": True, "backend": backend.describe()}
+        if role == "canary" and spec.get("fault"):
+            self.faults[backend.deployment_id] = FaultInjector.from_spec(spec["fault"])
+        return {"started": True, "backend": self.describe(backend)}
 
     async def promote(self, deployment_id: str) -> dict[str, Any]:
         stable, canary = self.backends.get("stable"), self.backends.get("canary")
@@ -112,6 +130,7 @@ class TargetDaemon:
         self.backends["stable"] = canary
         canary.role = "stable"
         del self.backends["canary"]
+        self.faults.pop(deployment_id, None)
         if stable:
             await asyncio.to_thread(supervisor.stop, stable)
         return {"promoted": True}
@@ -123,6 +142,7 @@ class TargetDaemon:
         self.set_weight(0)
         restored_at = self.weight_changed_at
         del self.backends["canary"]
+        self.faults.pop(deployment_id, None)
         await asyncio.to_thread(supervisor.stop, canary)
         return {"aborted": True, "stable_since": restored_at}
 
@@ -187,7 +207,7 @@ class TargetDaemon:
 
     async def run(self, proxy_port: int) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        proxy = Proxy(self.live, self.router, self.metrics)
+        proxy = Proxy(self.live, self.router, self.metrics, fault_for=self.fault_for)
         proxy_server = await asyncio.start_server(
             lambda r, w: serve_connection(r, w, proxy.respond), sock=_listen(proxy_port))
         control_server = await asyncio.start_server(

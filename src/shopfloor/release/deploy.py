@@ -19,16 +19,19 @@ resumes the deployment from its state and no release is ever started twice.
 Idempotency keys follow the IETF Idempotency-Key draft: the same key with the
 same payload returns the first result, with a different payload is refused
 (422), and while the first request is still being processed is refused (409).
+The payload is what makes the deployment what it is: digest, target, the hash of
+the rendered env (never its values: they may be secrets) and the injected fault.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from shopfloor.config import ProjectFile
@@ -36,11 +39,13 @@ from shopfloor.errors import UserError
 from shopfloor.release.analysis import Verdict, run_analysis
 from shopfloor.release.artifacts import ArtifactStore
 from shopfloor.release.drift import ContextSnapshot, capture_snapshot, compare
+from shopfloor.release.env_templates import env_digest, render_env
 from shopfloor.release.errors import DriftDetected, IdempotencyKeyReused, RequestInFlight, TargetBusy
 from shopfloor.release.ledger import PAUSED_STATE, Deployment, Ledger, new_deployment_id, owner_token
+from shopfloor.release.loadgen import LoadGenerator
 from shopfloor.release.releases import snapshot_key
 from shopfloor.release.target_client import TargetClient
-from shopfloor.release.targets import TargetConfig, get_target
+from shopfloor.release.targets import FaultConfig, TargetConfig, get_target
 from shopfloor.store import transaction
 
 #: Deployments this process is driving right now (threads share the owner token, so the ledger
@@ -51,6 +56,24 @@ _DRIVING_LOCK = threading.Lock()
 
 def payload_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def deploy_payload(digest: str, target: str, env: dict[str, str],
+                   fault: dict[str, Any] | None) -> dict[str, Any]:
+    """The idempotency payload; env and fault appear only when set, so plain deploys keep their old hash."""
+    payload: dict[str, Any] = {"digest": digest, "target": target}
+    if env:
+        payload["env_sha256"] = env_digest(env)
+    if fault:
+        payload["fault"] = fault
+    return payload
+
+
+def fault_spec(fault: FaultConfig | None) -> dict[str, Any] | None:
+    """What the daemon gets; a fault that neither aborts nor delays is no fault."""
+    if fault is None or (fault.abort_rate == 0 and fault.delay_ms == 0):
+        return None
+    return fault.model_dump()
 
 
 class _Driving:
@@ -106,17 +129,25 @@ class Releaser:
         return recovered
 
     # -- deploy --------------------------------------------------------------------------
-    def deploy(self, digest: str, target: str, idempotency_key: str) -> dict[str, Any]:
+    def deploy(self, digest: str, target: str, idempotency_key: str, *,
+               context: Mapping[str, Any] | None = None, fault: FaultConfig | None = None) -> dict[str, Any]:
+        """Deploy `digest` to `target` once per key.
+
+        `context` (a pipeline run's) renders `{{context.KEY}}` in the target's env; `fault` replaces the
+        target's `[targets.fault]` for this deployment.
+        """
         if not idempotency_key.strip():
             raise UserError("empty idempotency key", where="--idempotency-key",
                             fix="pass a unique key per intended deploy, e.g. a UUID")
         self.recover()
         digest = self.store.resolve(digest)
-        payload = {"digest": digest, "target": target}
+        target_config = get_target(self.config, target)
+        env = render_env(target_config.env, context, target=target)
+        fault_dict = fault_spec(fault if fault is not None else target_config.fault)
+        payload = deploy_payload(digest, target, env, fault_dict)
         p_hash = payload_hash(payload)
         row = self.ledger.idempotency_key(self.ledger.conn, idempotency_key)
         if row is None:
-            get_target(self.config, target)
             self.check_drift(digest)
             dep_id = new_deployment_id()
             with _Driving(dep_id):  # marked before it exists, so no other thread can claim it first
@@ -125,7 +156,8 @@ class Releaser:
                     if row is None:
                         self._check_target_free(target)
                         self.ledger.insert_deployment(self.ledger.conn, dep_id=dep_id, target=target,
-                                                      digest=digest, kind="deploy", owner=self.owner)
+                                                      digest=digest, kind="deploy", owner=self.owner,
+                                                      env=env, fault=fault_dict)
                         self.ledger.insert_idempotency_key(self.ledger.conn, idempotency_key, payload, p_hash,
                                                            dep_id)
                 if row is None:
@@ -134,6 +166,11 @@ class Releaser:
                     return self._drive(dep).result
         if row["payload_hash"] != p_hash:
             first = json.loads(row["payload"])
+            if (first["digest"], first["target"]) == (digest, target):
+                raise IdempotencyKeyReused(
+                    f"idempotency key {idempotency_key!r} was used for digest {digest[:12]} on {target!r} "
+                    "with another environment or fault", where="--idempotency-key",
+                    fix="use a new key for a deploy with another env (e.g. a new run's context) or fault")
             raise IdempotencyKeyReused(
                 f"idempotency key {idempotency_key!r} was used for digest {first['digest'][:12]} on target "
                 f"{first['target']!r}, not digest {digest[:12]} on {target!r}", where="--idempotency-key",
@@ -196,10 +233,12 @@ class Releaser:
                   file=sys.stderr)
 
     def _spec(self, dep: Deployment, target: TargetConfig, role: str = "canary") -> dict[str, Any]:
+        """The backend as the deployment recorded it: its own env (and fault), whatever the context is now."""
         return {"role": role, "deployment_id": dep.id, "digest": dep.digest,
                 "tree": str(self.store.tree(dep.digest)), "command": target.command,
                 "health_path": target.health_path, "health_timeout_s": target.health_timeout_s,
-                "env": target.env}
+                "env": target.env if dep.env is None else dep.env,
+                "fault": dep.fault if role == "canary" else None}
 
     def _result(self, dep: Deployment, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         client = TargetClient(dep.target)
@@ -238,6 +277,9 @@ class Releaser:
                 stable = answer["state"]["backends"].get("stable")
                 has_stable = bool(stable) and stable["deployment_id"] != dep.id
                 plan = self._plan(dep, target, has_stable)
+                if plan and dep.fault:  # only a canary beside a stable release gets the fault
+                    self.on_progress("release.fault", {"deployment_id": dep.id, "phase": "armed",
+                                                       **dep.fault})
                 dep = self._move(dep, "step" if plan else "promoting", step=0,
                                  result={**dep.result, "plan": plan})
             elif dep.state == "step":
@@ -269,15 +311,32 @@ class Releaser:
         canary = info["backends"].get("canary")
         if not canary or canary["deployment_id"] != dep.id:  # the daemon restarted and lost it: start over
             return self._move(dep, "provisioning", step=0, detail={"reason": "canary lost"})
-        env = {"SHOPFLOOR_PROXY_URL": f"http://127.0.0.1:{info['proxy_port']}",
+        proxy_url = f"http://127.0.0.1:{info['proxy_port']}"
+        env = {"SHOPFLOOR_PROXY_URL": proxy_url,
                "SHOPFLOOR_CANARY_URL": f"http://127.0.0.1:{canary['port']}" if canary else "",
                "SHOPFLOOR_RELEASE_DIGEST": dep.digest, "SHOPFLOOR_TARGET": dep.target}
-        run = run_analysis(target.analysis, client.metrics, env)
-        analyses = [*dep.result.get("analyses", []), {"step": dep.step, **run.to_dict()}]
-        result = {**dep.result, "analyses": analyses, "verdict": run.verdict.value}
+        template = target.analysis
+        with contextlib.ExitStack() as stack:
+            load = (stack.enter_context(LoadGenerator.for_analysis(proxy_url, template.traffic,
+                                                                   template.interval_s, template.count))
+                    if template.traffic else None)
+            run = run_analysis(template, client.metrics, env)
+            # Users first: on failure all traffic goes back on stable now (idempotent and always safe), before
+            # the generator's last request is awaited and the bookkeeping is done.
+            after = client.set_weight(0)["state"] if run.verdict is Verdict.FAILED else None
+        after = after or client.state()
+        entry: dict[str, Any] = {"step": dep.step, **run.to_dict()}
+        if load is not None:
+            entry["traffic"] = load.summary()
+        result = {**dep.result, "analyses": [*dep.result.get("analyses", []), entry],
+                  "verdict": run.verdict.value}
+        fault = after["backends"].get("canary", {}).get("fault")
+        if fault is not None:
+            result["fault"] = fault
+            self.on_progress("release.fault", {"deployment_id": dep.id, "phase": "measured", "step": dep.step,
+                                               "verdict": run.verdict.value, **fault})
         if run.verdict is Verdict.FAILED:
-            # Users first: all traffic back on stable now (idempotent and always safe), bookkeeping after.
-            restored = client.set_weight(0)["state"]["weight_changed_at"]
+            restored = after["weight_changed_at"]
             return self._move(dep, "rolling_back",
                               result={**result, "failed_at": run.failed_at, "stable_since": restored},
                               error=f"canary analysis failed at step {dep.step}: " + "; ".join(
@@ -324,15 +383,24 @@ class Releaser:
                 dep = self._move(dep, "rolling_back", detail={"by": "human"})
                 return self._drive(dep).result
         digest = self.store.resolve(to) if to else self.last_known_good(target)
+        env = self._env_of(target, digest)
         dep_id = new_deployment_id()
         with _Driving(dep_id):
             with transaction(self.ledger.conn):
                 self._check_target_free(target)
                 self.ledger.insert_deployment(self.ledger.conn, dep_id=dep_id, target=target, digest=digest,
-                                              kind="rollback", owner=self.owner)
+                                              kind="rollback", owner=self.owner, env=env)
             dep = self.ledger.deployment(dep_id)
             assert dep is not None
             return self._drive(dep).result
+
+    def _env_of(self, target: str, digest: str) -> dict[str, str] | None:
+        """A rollback brings a release back as it ran: with the env of its newest successful deployment
+        here. A release never deployed here gets the target's env rendered now (no run context)."""
+        served = [d for d in self.ledger.deployments(target) if d.digest == digest and d.state == "succeeded"]
+        if served:
+            return served[-1].env
+        return render_env(get_target(self.config, target).env, None, target=target)
 
     def last_known_good(self, target: str) -> str:
         """The newest release that served as stable before the current one and was not rolled back

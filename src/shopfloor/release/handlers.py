@@ -8,7 +8,11 @@ Gate node attributes: `digest` (else context `release.digest`), `workspace`
 (what the diff is taken against), `min_satisfaction`, `require_evidence`,
 `approval_ttl` (seconds). Deploy node attributes: `target` (required),
 `digest` (else context `release.digest`), `idempotency_key` (default
-`<run_id>:<node_id>`, so a resumed run never deploys twice).
+`<run_id>:<node_id>`, so a resumed run never deploys twice), and
+`fault_abort_rate`, `fault_delay_ms`, `fault_after_s`, `fault_after_requests`
+(override the target's `[targets.fault]` for this deploy; `fault_abort_rate="0"`
+with no delay turns it off). The target's `env` templates `{{context.KEY}}` are
+rendered from the run context.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from shopfloor.errors import UserError
 from shopfloor.pipeline.context import Context
@@ -38,6 +44,7 @@ from shopfloor.release.gate import (
 )
 from shopfloor.release.ledger import PAUSED_STATE, Ledger
 from shopfloor.release.releases import create_release
+from shopfloor.release.targets import FaultConfig, get_target
 
 #: How long a gate waits for a human decision (interviewer, then `shopfloor approve`) before failing;
 #: override per node with `approval_wait` (seconds).
@@ -144,6 +151,26 @@ class GateHandler:
         return Outcome(StageStatus.FAIL, context_updates=updates, failure_reason="; ".join(decision.reasons))
 
 
+#: Deploy node attributes that override the target's `[targets.fault]` keys of the same name.
+FAULT_ATTRIBUTES = {"fault_abort_rate": "abort_rate", "fault_delay_ms": "delay_ms",
+                    "fault_after_s": "after_s", "fault_after_requests": "after_requests"}
+
+
+def node_fault(node: Node, base: FaultConfig | None) -> FaultConfig | None:
+    """The target's fault with the node's `fault_*` attributes over it (None: the node sets none)."""
+    overrides = {key: node.get(attr) for attr, key in FAULT_ATTRIBUTES.items() if node.get(attr) is not None}
+    if not overrides:
+        return None
+    try:
+        return FaultConfig(**{**(base.model_dump() if base else {}), **overrides})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        attr = next(a for a, k in FAULT_ATTRIBUTES.items() if k == err["loc"][0])
+        raise UserError(f"{attr}={node.get(attr)!r}: {err['msg']}", where=f"node {node.id}",
+                        fix="abort_rate is a share between 0 and 1; delays, after_s and after_requests "
+                            "are >= 0") from None
+
+
 class DeployHandler:
     def __init__(self, scope: RunScope) -> None:
         self.scope = scope
@@ -161,6 +188,7 @@ class DeployHandler:
             raise UserError("deploy node needs target= and a digest", where=f"node {node.id}",
                             fix="set target=NAME and pass a gate first (it sets release.digest)")
         key = node.str_attr("idempotency_key") or f"{self.scope.run_id}:{node.id}"
+        fault = node_fault(node, get_target(self.scope.config, target).fault)
         with Ledger() as ledger:
             store = ArtifactStore()
             digest = store.resolve(digest)
@@ -170,7 +198,7 @@ class DeployHandler:
                 approvals.require(ledger, run_id=self.scope.run_id, gate=None, digest=digest,
                                   diff_hash=diff_hash(changes))
             releaser = Releaser(self.scope.config, ledger=ledger, on_progress=self.scope.emit)
-            result = releaser.deploy(digest, target, key)
+            result = releaser.deploy(digest, target, key, context=context.snapshot(), fault=fault)
             if result["state"] == PAUSED_STATE and self.scope.interviewer is not None:
                 answer = self.scope.interviewer.ask(Question(
                     text=f"Canary analysis of {digest[:12]} on {target} was inconclusive. Promote it?",

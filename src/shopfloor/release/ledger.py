@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS release_deployments (
     id TEXT PRIMARY KEY, target TEXT NOT NULL, digest TEXT NOT NULL, kind TEXT NOT NULL,
     state TEXT NOT NULL, step INTEGER NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL, updated_at REAL NOT NULL, finished_at REAL,
-    result TEXT NOT NULL DEFAULT '{}', error TEXT NOT NULL DEFAULT '');
+    result TEXT NOT NULL DEFAULT '{}', error TEXT NOT NULL DEFAULT '', env TEXT, fault TEXT);
 CREATE INDEX IF NOT EXISTS release_deployments_by_target ON release_deployments (target, created_at);
 CREATE TABLE IF NOT EXISTS release_deployment_transitions (
     deployment_id TEXT NOT NULL REFERENCES release_deployments(id), seq INTEGER NOT NULL,
@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS release_idempotency_keys (
     key TEXT PRIMARY KEY, payload_hash TEXT NOT NULL, payload TEXT NOT NULL,
     deployment_id TEXT NOT NULL REFERENCES release_deployments(id), created_at REAL NOT NULL);
 """
+
+#: Columns added after the first release of the schema: a ledger written before gets them on open.
+#: `env` (the rendered environment) and `fault` (the injected fault) are JSON; NULL means none recorded.
+ADDED_COLUMNS = {"release_deployments": (("env", "TEXT"), ("fault", "TEXT"))}
 
 #: States in which nobody needs to drive the deployment any more.
 TERMINAL_STATES = frozenset({"succeeded", "rolled_back", "failed"})
@@ -110,6 +114,11 @@ class Deployment:
     finished_at: float | None
     result: dict[str, Any]
     error: str
+    #: The environment the service runs with, rendered when the deployment was accepted (None: recorded
+    #: before deployments kept their env; the target's env is used as configured).
+    env: dict[str, str] | None = None
+    #: The fault injected on this deployment's canary, if any.
+    fault: dict[str, Any] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -120,7 +129,9 @@ class Deployment:
         return cls(id=row["id"], target=row["target"], digest=row["digest"], kind=row["kind"],
                    state=row["state"], step=row["step"], owner=row["owner"], created_at=row["created_at"],
                    updated_at=row["updated_at"], finished_at=row["finished_at"],
-                   result=json.loads(row["result"]), error=row["error"])
+                   result=json.loads(row["result"]), error=row["error"],
+                   env=json.loads(row["env"]) if row["env"] is not None else None,
+                   fault=json.loads(row["fault"]) if row["fault"] is not None else None)
 
 
 class Ledger:
@@ -129,6 +140,21 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection | None = None) -> None:
         self.conn = conn or connect(LEDGER_DB)
         self.conn.executescript(SCHEMA)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Bring a ledger from an earlier schema up to date (checked without a lock; added under one)."""
+        def missing() -> list[tuple[str, str, str]]:
+            out = []
+            for table, columns in ADDED_COLUMNS.items():
+                have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+                out += [(table, name, decl) for name, decl in columns if name not in have]
+            return out
+
+        if missing():
+            with transaction(self.conn):
+                for table, name, decl in missing():
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         self.conn.close()
@@ -176,12 +202,18 @@ class Ledger:
         return [d for d in self.deployments() if not d.terminal]
 
     def insert_deployment(self, conn: sqlite3.Connection, *, dep_id: str, target: str, digest: str,
-                          kind: str, owner: str) -> None:
-        """Insert in the caller's transaction (so the idempotency key lands with it)."""
+                          kind: str, owner: str, env: dict[str, str] | None = None,
+                          fault: dict[str, Any] | None = None) -> None:
+        """Insert in the caller's transaction (so the idempotency key lands with it).
+
+        The rendered env and the fault are part of what the deployment is: written with it, never later.
+        """
         now = time.time()
         conn.execute("INSERT INTO release_deployments (id, target, digest, kind, state, owner, created_at, "
-                     "updated_at) VALUES (?, ?, ?, ?, 'accepted', ?, ?, ?)",
-                     (dep_id, target, digest, kind, owner, now, now))
+                     "updated_at, env, fault) VALUES (?, ?, ?, ?, 'accepted', ?, ?, ?, ?, ?)",
+                     (dep_id, target, digest, kind, owner, now, now,
+                      None if env is None else json.dumps(env, sort_keys=True),
+                      None if fault is None else json.dumps(fault, sort_keys=True)))
         conn.execute("INSERT INTO release_deployment_transitions (deployment_id, seq, from_state, to_state, "
                      "step, at) VALUES (?, 0, '', 'accepted', 0, ?)", (dep_id, now))
 

@@ -5,6 +5,8 @@ Requests go to the canary for exactly `canary_weight` percent of requests
 a random share), else to stable. Every proxied request is recorded with its
 role, status and latency; a connection failure counts as a 502 error. Each
 response carries `X-Shopfloor-Release: <digest>` naming the release that served it.
+A fault injected on the canary (`release.fault`) is applied here, to the canary's
+share only, and its aborts are recorded like any other 503.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopfloor.release import http1
+from shopfloor.release.fault import FAULT_HEADER, FaultInjector
 
 #: How many recent requests per role the proxy remembers for analysis.
 DEFAULT_METRICS_WINDOW = 100_000
@@ -76,11 +79,13 @@ class Proxy:
     """`backends()` returns {role: (port, digest)} for the live backends."""
 
     def __init__(self, backends: Callable[[], dict[str, tuple[int, str]]], router: Router, metrics: Metrics,
-                 timeout_s: float = DEFAULT_UPSTREAM_TIMEOUT_S) -> None:
+                 timeout_s: float = DEFAULT_UPSTREAM_TIMEOUT_S,
+                 fault_for: Callable[[str], FaultInjector | None] = lambda role: None) -> None:
         self.backends = backends
         self.router = router
         self.metrics = metrics
         self.timeout_s = timeout_s
+        self.fault_for = fault_for
 
     async def respond(self, req: http1.Request) -> tuple[int, list[tuple[str, str]], bytes]:
         live = self.backends()
@@ -91,6 +96,14 @@ class Proxy:
             return 503, [], b"no release is serving this target\n"
         port, digest = live[role]
         started = time.perf_counter()
+        fault = self.fault_for(role)
+        if fault is not None:
+            abort, delay_s = fault.decide()
+            if delay_s:
+                await asyncio.sleep(delay_s)
+            if abort:
+                self.metrics.record(role, 503, time.perf_counter() - started)
+                return 503, [(RELEASE_HEADER, digest), (FAULT_HEADER, "abort")], b"fault injected: abort\n"
         try:
             up = await http1.forward("127.0.0.1", port, req, HOP_BY_HOP, self.timeout_s)
         except (OSError, ValueError, IndexError, TimeoutError) as exc:

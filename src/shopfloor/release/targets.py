@@ -9,22 +9,29 @@ proxy_port = 8080                # 0 picks a free port (read it with `shopfloor 
 strategy = "canary"              # or "bluegreen"
 steps = [10, 50]                 # canary traffic weights (percent) before full promotion
 
+env = { SLACK_API_URL = "{{context.twins.slack.base_url}}" }   # rendered per deployment
+
 [targets.analysis]
 interval_s = 10
 count = 3
 failure_limit = 0
+traffic = { path = "/healthz", rate_per_s = 20 }   # built-in load through the proxy while analysing
 
 [[targets.analysis.metrics]]
 name = "errors"
 kind = "error_rate"              # error_rate | p99_latency_ms | smoke | command
 success_max = 0.01
 failure_above = 0.05
+
+[targets.fault]                  # game days: the canary goes bad partway through
+abort_rate = 0.5                 # share of canary requests answered 503 by the proxy
+after_requests = 20              # ...once the canary has had 20 requests
 ```
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -48,6 +55,13 @@ DEFAULT_P99_SUCCESS_MAX_MS = 500.0
 DEFAULT_P99_FAILURE_ABOVE_MS = 1000.0
 #: How long a smoke or custom command may run before its measurement counts as failed.
 DEFAULT_COMMAND_TIMEOUT_S = 60.0
+#: Built-in analysis traffic: requests per second through the proxy, and the most it may be set to.
+DEFAULT_TRAFFIC_RATE_PER_S = 20.0
+MAX_TRAFFIC_RATE_PER_S = 500.0
+DEFAULT_TRAFFIC_METHOD = "GET"
+DEFAULT_TRAFFIC_PATH = "/"
+#: Per-request timeout of the built-in traffic (a slow answer must not stall the generator for long).
+DEFAULT_TRAFFIC_TIMEOUT_S = 5.0
 
 _DEFAULT_THRESHOLDS = {
     "error_rate": (DEFAULT_ERROR_RATE_SUCCESS_MAX, DEFAULT_ERROR_RATE_FAILURE_ABOVE),
@@ -79,6 +93,30 @@ class AnalysisMetric(BaseModel):
         return self
 
 
+class AnalysisTraffic(BaseModel):
+    """Requests the deploying process sends through the proxy while the analysis runs (and only then)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = DEFAULT_TRAFFIC_METHOD
+    path: str = Field(DEFAULT_TRAFFIC_PATH, pattern=r"^/")
+    #: A JSON body (sent with content-type application/json); None sends no body.
+    json_body: Any = Field(None, alias="json")
+    rate_per_s: float = Field(DEFAULT_TRAFFIC_RATE_PER_S, gt=0, le=MAX_TRAFFIC_RATE_PER_S)
+    timeout_s: float = Field(DEFAULT_TRAFFIC_TIMEOUT_S, gt=0)
+
+
+class FaultConfig(BaseModel):
+    """Faults the proxy injects on the canary's share (see `release.fault`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    abort_rate: float = Field(0.0, ge=0, le=1)
+    delay_ms: float = Field(0.0, ge=0)
+    after_s: float = Field(0.0, ge=0)
+    after_requests: int = Field(0, ge=0)
+
+
 class AnalysisTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -88,6 +126,7 @@ class AnalysisTemplate(BaseModel):
     inconclusive_limit: int = Field(DEFAULT_INCONCLUSIVE_LIMIT, ge=0)
     min_requests: int = Field(DEFAULT_MIN_REQUESTS, ge=0)
     metrics: list[AnalysisMetric] = Field(default_factory=list)
+    traffic: AnalysisTraffic | None = None
 
 
 class TargetConfig(BaseModel):
@@ -100,8 +139,10 @@ class TargetConfig(BaseModel):
     strategy: Literal["canary", "bluegreen"] = "canary"
     steps: list[int] = Field(default_factory=lambda: list(DEFAULT_CANARY_STEPS))
     health_timeout_s: float = Field(DEFAULT_HEALTH_TIMEOUT_S, gt=0)
+    #: Values may hold {{context.KEY}} / {{env.NAME}} templates, rendered per deployment.
     env: dict[str, str] = Field(default_factory=dict)
     analysis: AnalysisTemplate = Field(default_factory=AnalysisTemplate)
+    fault: FaultConfig | None = None
 
     @field_validator("steps")
     @classmethod
