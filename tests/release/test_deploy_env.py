@@ -162,3 +162,30 @@ def test_an_unknown_template_namespace_is_one_line(project: Path) -> None:
     with pytest.raises(UserError) as err:
         Releaser(ProjectFile.load()).deploy(digest, "web", "k", context={})
     assert "unknown template {{secrets.db}}" in err.value.line() and "env X" in err.value.line()
+
+
+def test_a_ledger_from_before_deployment_envs_is_upgraded_in_place(project: Path) -> None:
+    from shopfloor.release.ledger import LEDGER_DB
+    from shopfloor.store import connect
+
+    old = connect(LEDGER_DB)  # the first schema of release_deployments, with one deployment in it
+    old.executescript("""
+        CREATE TABLE release_deployments (
+            id TEXT PRIMARY KEY, target TEXT NOT NULL, digest TEXT NOT NULL, kind TEXT NOT NULL,
+            state TEXT NOT NULL, step INTEGER NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL, updated_at REAL NOT NULL, finished_at REAL,
+            result TEXT NOT NULL DEFAULT '{}', error TEXT NOT NULL DEFAULT '');
+        INSERT INTO release_deployments
+            VALUES ('dep-old', 'web', 'abc', 'deploy', 'succeeded', 0, '', 1, 1, 1, '{}', '');
+    """)
+    old.close()
+    with Ledger() as ledger:
+        legacy = ledger.deployment("dep-old")
+        assert legacy is not None and legacy.env is None and legacy.fault is None  # "none recorded"
+        with transaction(ledger.conn):
+            ledger.insert_deployment(ledger.conn, dep_id="dep-new", target="web", digest="abc", kind="deploy",
+                                     owner="", env={"A": "1"}, fault={"abort_rate": 1.0})
+        new = ledger.deployment("dep-new")
+        assert new is not None and new.env == {"A": "1"} and new.fault == {"abort_rate": 1.0}
+    with Ledger() as again:  # opening an upgraded ledger changes nothing
+        assert again.deployment("dep-old") is not None

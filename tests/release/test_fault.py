@@ -115,3 +115,13 @@ def test_a_deploy_node_injects_a_fault_and_the_run_records_it(project: Path) -> 
     measured = faults[-1]
     assert measured["abort_rate"] == 1.0 and measured["delay_ms"] == 20.0 and measured["verdict"] == "Failed"
     assert measured["aborted"] == measured["faulted"] > 0 and measured["delayed"] == measured["faulted"]
+
+
+def test_validate_flags_a_deploy_node_fault_out_of_range() -> None:
+    from shopfloor.pipeline.parser import parse_dot
+    from shopfloor.release.handlers import lint_rules
+
+    graph = parse_dot('digraph g { d [type="shopfloor.deploy", target="web", fault_abort_rate="1.5"] }')
+    (diagnostic,) = [d for rule in lint_rules() for d in rule.apply(graph)]
+    assert diagnostic.node_id == "d" and "fault_abort_rate='1.5'" in diagnostic.message
+    assert "between 0 and 1" in diagnostic.fix

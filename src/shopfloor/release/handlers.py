@@ -18,6 +18,7 @@ rendered from the run context.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from pydantic import ValidationError
 
 from shopfloor.errors import UserError
 from shopfloor.pipeline.context import Context
+from shopfloor.pipeline.diagnostics import Diagnostic, Severity
 from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.handler import HandlerRegistry
 from shopfloor.pipeline.interviewer import AnswerValue, Question, QuestionType
+from shopfloor.pipeline.lint_rules import FunctionRule, LintRule
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
 from shopfloor.release import approvals
@@ -220,3 +223,18 @@ def register_handlers(registry: HandlerRegistry, scope: RunScope) -> None:
         ledger.record_snapshot(scope.run_id, capture_snapshot(scope.config).to_dict(), replace=False)
     registry.register("shopfloor.gate", GateHandler(scope))
     registry.register("shopfloor.deploy", DeployHandler(scope))
+
+
+def _deploy_faults(graph: Graph) -> Iterable[Diagnostic]:
+    for node in graph.nodes.values():
+        if node.type != "shopfloor.deploy":
+            continue
+        try:
+            node_fault(node, None)
+        except UserError as exc:
+            yield Diagnostic("deploy_fault", Severity.ERROR, exc.what, node_id=node.id, fix=exc.fix or "")
+
+
+def lint_rules() -> list[LintRule]:
+    """Checked by `shopfloor validate`: a deploy node's fault_* attributes are in range before a run ships."""
+    return [FunctionRule("deploy_fault", _deploy_faults)]
