@@ -26,7 +26,7 @@ from shopfloor.validate.tunnel import InboundTunnel
 #: Seconds the candidate may take to answer its health check after it is started.
 DEFAULT_READY_TIMEOUT_S = 20.0
 #: Pause between two readiness probes.
-READY_POLL_S = 0.05
+READY_POLL_S = 0.02
 #: Bytes of the candidate's stdout/stderr kept for the report.
 DEFAULT_LOG_TAIL_BYTES = 4096
 

@@ -115,14 +115,17 @@ def run_scenarios(
     started = time.monotonic()
     results: list[TrajectoryResult] = []
 
-    def one(plan: TrajectoryPlan) -> TrajectoryResult:
-        result = run_trajectory(plan)
-        if progress is not None:
-            progress(result)
-        return result
+    # Twins stop on these threads while the next trajectories run; all are stopped before we return.
+    with ThreadPoolExecutor(max_workers=options.parallel, thread_name_prefix="twins-stop") as reaper:
 
-    with ThreadPoolExecutor(max_workers=options.parallel, thread_name_prefix="trajectory") as pool:
-        results = list(pool.map(one, plans))
+        def one(plan: TrajectoryPlan) -> TrajectoryResult:
+            result = run_trajectory(plan, defer=reaper.submit)
+            if progress is not None:
+                progress(result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=options.parallel, thread_name_prefix="trajectory") as pool:
+            results = list(pool.map(one, plans))
     by_id: dict[str, list[TrajectoryResult]] = {s.id: [] for s in suite.scenarios}
     for result in results:
         by_id[result.scenario].append(result)

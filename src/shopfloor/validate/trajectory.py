@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import httpx
 
 from shopfloor.errors import UserError
 from shopfloor.twins.chaos import read_structured_file
-from shopfloor.twins.runner import TwinFleet, load_seed, run_twins
+from shopfloor.twins.runner import BUILTIN_TWINS, TwinFleet, load_seed, run_twins, twin_class
 from shopfloor.validate.candidate import CandidateNotReady, CandidateSpec, RunningCandidate, start_candidate
 from shopfloor.validate.judge import Verdict, judge
 from shopfloor.validate.matching import dig, matches
@@ -110,6 +112,18 @@ def default_auth_headers(credentials: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
+@functools.cache
+def _loopback_client() -> httpx.Client:
+    """One HTTP client for every trajectory (thread-safe; plain HTTP on loopback, so no TLS
+    context or proxy settings to build per trajectory)."""
+    return httpx.Client(
+        timeout=DEFAULT_STEP_TIMEOUT_S,
+        trust_env=False,
+        verify=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
 class Trajectory:
     """What a scenario acts on: the candidate, the twins, and the checks it makes."""
 
@@ -129,10 +143,7 @@ class Trajectory:
         self.variables = variables
         self.deadline = deadline
         self.responses: dict[str | int, Reply] = {}
-        self._http = httpx.Client(timeout=DEFAULT_STEP_TIMEOUT_S)
-
-    def close(self) -> None:
-        self._http.close()
+        self._http = _loopback_client()
 
     # -- acting
     def render(self, value: Any) -> Any:
@@ -435,54 +446,67 @@ def _execute(t: Trajectory, scenario: Scenario) -> None:
         t.check_expectation(expectation)
 
 
-def run_trajectory(plan: TrajectoryPlan) -> TrajectoryResult:
-    """Run one trajectory end to end; the result says whether it was satisfied, and why not."""
+def run_trajectory(
+    plan: TrajectoryPlan,
+    defer: Callable[[Callable[[], None]], None] | None = None,
+) -> TrajectoryResult:
+    """Run one trajectory end to end; the result says whether it was satisfied, and why not.
+
+    The candidate is stopped before this returns. Stopping the twins (a graceful HTTP
+    server shutdown, mostly waiting) is handed to `defer` when given, so the next
+    trajectory need not wait for it; the caller must run every deferred call.
+    """
     suite, scenario, config = plan.suite, plan.scenario, plan.suite.config
     started = time.monotonic()
     deadline = started + config.timeout_s
     result = TrajectoryResult(scenario.id, plan.index, plan.chaos, satisfied=False)
     tunnel = InboundTunnel()
     variables = {"candidate.url": f"http://127.0.0.1:{tunnel.port}", "candidate.port": str(tunnel.port)}
+    twins = ExitStack()
     try:
-        suite_seed, _ = load_seed(suite.path(config.seed) if config.seed else None, plan.twins or ["slack"])
-        seed = render(merge_seed(suite_seed, scenario.seed), variables, where=str(scenario.path))
+        started_names = [twin_class(name).name for name in plan.twins]
+        known = [*BUILTIN_TWINS, *started_names]
+        suite_seed, _ = load_seed(suite.path(config.seed) if config.seed else None, known)
+        load_seed(scenario.seed, known)  # the same one-line error for a typo in a scenario's seed
+        # Sections for twins this run does not start (`--twins` narrowed the set) are left out.
+        merged = {k: v for k, v in merge_seed(suite_seed, scenario.seed).items() if k in started_names}
+        seed = render(merged, variables, where=str(scenario.path))
         chaos = suite.path(plan.chaos) if plan.chaos else None
-        with run_twins(plan.twins, seed=seed, chaos=chaos) as fleet:
-            for name, running in fleet.items():
-                variables[f"twins.{name}.url"] = running.url
-                variables[f"twins.{name}.base_url"] = running.base_url
-            c = config.candidate
-            spec = CandidateSpec(
-                command=plan.command,
-                workspace=plan.workspace,
-                cwd=c.cwd,
-                env=render(c.env, variables, where=str(suite.path("suite.yaml"))),
-                port_env=c.port_env,
-                health_path=c.health_path,
-                ready_timeout_s=c.ready_timeout_s,
-                lifetime_s=config.timeout_s + c.ready_timeout_s,
-            )
-            ports = [int(running.url.rsplit(":", 1)[1]) for running in fleet.values()]
-            try:
-                with start_candidate(
-                    spec, allowed_ports=ports, hidden_paths=plan.hidden_paths, tunnel=tunnel
-                ) as candidate:
-                    t = Trajectory(suite, scenario, fleet, candidate, variables, deadline)
-                    try:
-                        _execute(t, scenario)
-                        if scenario.spec is not None and scenario.spec.rubric is not None:
-                            verdict = judge(
-                                t.render(scenario.spec.rubric.question),
-                                t.evidence(scenario),
-                                model=scenario.spec.rubric.model or plan.judge_model,
-                            )
-                            result.judge = verdict.to_dict()
-                            _apply_verdict(verdict)
-                    finally:
-                        t.close()
-                        result.candidate_log = candidate.output_tail()
-            except CandidateNotReady as exc:
-                raise ExpectationFailed("ready", str(exc)) from None
+        fleet = twins.enter_context(run_twins(plan.twins, seed=seed, chaos=chaos))
+        for name, running in fleet.items():
+            variables[f"twins.{name}.url"] = running.url
+            variables[f"twins.{name}.base_url"] = running.base_url
+        c = config.candidate
+        spec = CandidateSpec(
+            command=plan.command,
+            workspace=plan.workspace,
+            cwd=c.cwd,
+            env=render(c.env, variables, where=str(suite.path("suite.yaml"))),
+            port_env=c.port_env,
+            health_path=c.health_path,
+            ready_timeout_s=c.ready_timeout_s,
+            lifetime_s=config.timeout_s + c.ready_timeout_s,
+        )
+        ports = [int(running.url.rsplit(":", 1)[1]) for running in fleet.values()]
+        try:
+            with start_candidate(
+                spec, allowed_ports=ports, hidden_paths=plan.hidden_paths, tunnel=tunnel
+            ) as candidate:
+                t = Trajectory(suite, scenario, fleet, candidate, variables, deadline)
+                try:
+                    _execute(t, scenario)
+                    if scenario.spec is not None and scenario.spec.rubric is not None:
+                        verdict = judge(
+                            t.render(scenario.spec.rubric.question),
+                            t.evidence(scenario),
+                            model=scenario.spec.rubric.model or plan.judge_model,
+                        )
+                        result.judge = verdict.to_dict()
+                        _apply_verdict(verdict)
+                finally:
+                    result.candidate_log = candidate.output_tail()
+        except CandidateNotReady as exc:
+            raise ExpectationFailed("ready", str(exc)) from None
     except ExpectationFailed as exc:
         result.failures.append(Failure(exc.kind, exc.message))
     except UserError:
@@ -491,6 +515,10 @@ def run_trajectory(plan: TrajectoryPlan) -> TrajectoryResult:
         result.failures.append(Failure("error", f"{type(exc).__name__}: {exc}"))
     finally:
         tunnel.close()
+        if defer is None:
+            twins.close()
+        else:
+            defer(twins.close)
     result.satisfied = not result.failures
     result.duration_s = round(time.monotonic() - started, 3)
     return result
