@@ -71,6 +71,7 @@ def test_a_fault_starting_partway_through_the_canary_rolls_it_back(project: Path
     with Ledger() as ledger:
         assert ledger.deployment(result["deployment_id"]).fault == {
             "abort_rate": 0.5, "delay_ms": 0.0, "after_s": 0.0, "after_requests": 12}
+    assert releaser.history("web")["deployments"][-1]["fault"]["abort_rate"] == 0.5
     assert starts(project.parent) == ["v1", "v2"]
 
 

@@ -425,7 +425,7 @@ class Releaser:
         live = client.state() if client.running() else None
         rows = [{"deployment_id": d.id, "digest": d.digest, "kind": d.kind, "state": d.state,
                  "created_at": d.created_at, "finished_at": d.finished_at, "error": d.error,
-                 "restore_s": d.result.get("restore_s"), "verdict": d.result.get("verdict")}
+                 "restore_s": d.result.get("restore_s"), "verdict": d.result.get("verdict"), "fault": d.fault}
                 for d in self.ledger.deployments(target)]
         live = live or {"traffic": [], "proxy_port": None}
         return {"target": target, "deployments": rows, "traffic": live["traffic"],
