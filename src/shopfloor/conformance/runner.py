@@ -48,18 +48,8 @@ def run_command(dotfile: Path = typer.Argument(..., help="The pipeline .dot file
 def list_handlers_command() -> None:
     """Print the registered handler types as a JSON array."""
     from shopfloor import assembly
-    from shopfloor.config import ProjectFile
-    from shopfloor.pipeline.events import EventBus
-    from shopfloor.pipeline.interviewer import AutoApproveInterviewer
-    from shopfloor.pipeline.scope import RunScope
 
-    events = EventBus()
-    with tempfile.TemporaryDirectory(prefix="shopfloor-handlers-") as tmp:
-        scope = RunScope(run_id="list-handlers", logs_root=Path(tmp), config=ProjectFile(None, {}),
-                         interviewer=AutoApproveInterviewer(), emit=events.emit_raw)
-        with scope.resources:
-            registry = assembly.build_registry(scope, events, backend=None)
-    typer.echo(json.dumps(registry.types()))
+    typer.echo(json.dumps(assembly.registered_handler_types()))
 
 
 def register(app: typer.Typer) -> None:
