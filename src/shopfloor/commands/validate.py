@@ -56,13 +56,15 @@ def run_command(
 
     from shopfloor.config import ProjectFile
     from shopfloor.errors import UserError
+    from shopfloor.sandbox.policy import SandboxPolicy
     from shopfloor.store import state_dir
     from shopfloor.validate.config import ValidateConfig
     from shopfloor.validate.report import REDACTION_LEVELS
     from shopfloor.validate.runner import RunOptions, run_scenarios
     from shopfloor.validate.suite import load_suite
 
-    config = ProjectFile.load().section("validate", ValidateConfig)
+    project_file = ProjectFile.load()
+    config = project_file.section("validate", ValidateConfig)
     level = redaction or config.redaction
     if level not in REDACTION_LEVELS:
         raise UserError(
@@ -81,6 +83,7 @@ def run_command(
         visible_tests=visible_tests,
         transcripts=list(transcript),
         judge_model=config.judge_model,
+        policy=SandboxPolicy.from_config(project_file),
         shingle_words=config.shingle_words,
         leak_min_shingles=config.leak_min_shingles,
         leak_max_file_bytes=config.leak_max_file_bytes,

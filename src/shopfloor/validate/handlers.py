@@ -26,6 +26,7 @@ from shopfloor.pipeline.handler import HandlerRegistry
 from shopfloor.pipeline.lint_rules import FunctionRule, LintRule
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
+from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.validate.config import ValidateConfig
 from shopfloor.validate.report import REDACTION_LEVELS, ScenarioReport
 from shopfloor.validate.runner import RunOptions, run_scenarios
@@ -94,6 +95,7 @@ class ScenariosHandler:
             visible_result=self._visible(context),
             transcripts=transcripts,
             judge_model=config.judge_model,
+            policy=SandboxPolicy.from_config(self.scope.config),
             shingle_words=config.shingle_words,
             leak_min_shingles=config.leak_min_shingles,
             leak_max_file_bytes=config.leak_max_file_bytes,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shopfloor.errors import UserError
+from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.validate.leaks import (
     DEFAULT_LEAK_MAX_FILE_BYTES,
     DEFAULT_LEAK_MIN_SHINGLES,
@@ -45,6 +46,7 @@ class RunOptions:
     visible_result: VisibleTests | None = None  # counts measured elsewhere (a `shopfloor.tests` node)
     transcripts: list[Path] = field(default_factory=list)
     judge_model: str | None = None
+    policy: SandboxPolicy | None = None  # `[sandbox]` of shopfloor.toml; the suite is hidden on top
     shingle_words: int = DEFAULT_SHINGLE_WORDS
     leak_min_shingles: int = DEFAULT_LEAK_MIN_SHINGLES
     leak_max_file_bytes: int = DEFAULT_LEAK_MAX_FILE_BYTES
@@ -90,6 +92,7 @@ def plan_trajectories(suite: Suite, options: RunOptions) -> list[TrajectoryPlan]
             command=command,
             twins=list(twins),
             hidden_paths=[suite.directory.resolve()],
+            policy=options.policy,
             judge_model=options.judge_model,
         )
         for scenario in suite.scenarios
@@ -131,7 +134,9 @@ def run_scenarios(
         by_id[result.scenario].append(result)
     visible = options.visible_result
     if options.visible_tests:
-        visible = run_visible_tests(options.visible_tests, target, hidden_paths=[suite.directory])
+        visible = run_visible_tests(
+            options.visible_tests, target, hidden_paths=[suite.directory], policy=options.policy
+        )
     files = [*candidate_files(target, options.leak_max_file_bytes), *options.transcripts]
     leaks = find_leaks(
         suite.scenarios,

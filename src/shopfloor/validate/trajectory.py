@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from shopfloor.errors import UserError
+from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.twins.chaos import read_structured_file
 from shopfloor.twins.runner import BUILTIN_TWINS, TwinFleet, load_seed, run_twins, twin_class
 from shopfloor.validate.candidate import CandidateNotReady, CandidateSpec, RunningCandidate, start_candidate
@@ -432,6 +433,7 @@ class TrajectoryPlan:
     command: str
     twins: list[str]
     hidden_paths: list[Path]
+    policy: SandboxPolicy | None = None
     judge_model: str | None = None
 
 
@@ -490,7 +492,7 @@ def run_trajectory(
         ports = [int(running.url.rsplit(":", 1)[1]) for running in fleet.values()]
         try:
             with start_candidate(
-                spec, allowed_ports=ports, hidden_paths=plan.hidden_paths, tunnel=tunnel
+                spec, allowed_ports=ports, hidden_paths=plan.hidden_paths, tunnel=tunnel, policy=plan.policy
             ) as candidate:
                 t = Trajectory(suite, scenario, fleet, candidate, variables, deadline)
                 try:
