@@ -52,15 +52,32 @@ def test_the_new_project_runs_offline_end_to_end(shopfloor_cmd: list[str], tmp_p
     assert summary["status"] == "success"
     logs_root = project / summary["logs_root"]
     completed = json.loads((logs_root / "checkpoint.json").read_text())["completed_nodes"]
-    main_line = ["workspace", "implement", "visible_tests", "package"]
+    main_line = ["workspace", "implement", "visible_tests", "scenarios", "package"]
     assert [n for n in completed if n in main_line] == main_line
     with tarfile.open(logs_root / "package" / "service.tar.gz") as tar:
         assert "./greeter/__init__.py" in tar.getnames(), "the tool node packaged the workspace"
     assert git(project, "status", "--porcelain") == "", "a run leaves the checkout clean"
+    assert "greets-by-name" in (logs_root / "scenarios" / "report.md").read_text()
 
     judged = shopfloor(shopfloor_cmd, "scenarios", "run", "scenarios", "--target-dir", "service", "--json",
                        cwd=project)
     assert judged.returncode == 0, judged.stdout + judged.stderr
+
+
+def test_the_factory_repairs_a_committed_bug_offline(shopfloor_cmd: list[str], tmp_path: Path) -> None:
+    project = Path(create_project(tmp_path / "factory").directory)
+    service = project / "service" / "greeter" / "__init__.py"
+    service.write_text(service.read_text().replace("name or DEFAULT_NAME", "name and DEFAULT_NAME"))
+    git(project, "commit", "-q", "-a", "-m", "a bug", "--no-verify")
+    ran = shopfloor(shopfloor_cmd, "run", "factory.dot", "--backend", "repair", "--json", cwd=project)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    logs_root = project / json.loads(ran.stdout)["logs_root"]
+    patch = (logs_root / "implement" / "repair.patch").read_text()
+    assert '+    return f"Hello, {name or DEFAULT_NAME}!"' in patch
+    with tarfile.open(logs_root / "package" / "service.tar.gz") as tar:
+        member = tar.extractfile("./greeter/__init__.py")
+        assert member is not None and b"name or DEFAULT_NAME" in member.read(), "the repaired code shipped"
+    assert "name and DEFAULT_NAME" in service.read_text(), "the checkout itself is untouched"
 
 
 def test_init_refuses_to_overwrite_and_writes_nothing(shopfloor_cmd: list[str], tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ scenarios = "scenarios"
 """
 
 FACTORY_DOT = """\
-// The factory: a spec goes in; tested, packaged software comes out.
+// The factory: a spec goes in; tested, validated, packaged software comes out.
 // Run from this directory:  shopfloor run factory.dot --backend repair
 // (--backend simulate walks the graph without editing code; --backend agent needs an LLM provider.)
 digraph factory {
@@ -82,21 +82,26 @@ digraph factory {
     implement [label="Implement the spec",
         prompt="Make the service meet the spec ($goal). Keep the visible tests passing; do not edit them."]
     visible_tests [type="shopfloor.tests", label="Visible tests", tests="tests"]
+    // The sealed scenarios ([validate] scenarios) judge the workspace's service from outside.
+    scenarios [type="shopfloor.scenarios", label="Sealed scenarios"]
 
     // Tool nodes run in the sandbox, in the workspace; what a command writes to
     // $SHOPFLOOR_STAGE_DIR lands in the run directory.
     package [shape=parallelogram, label="Package", timeout="60s",
         tool_command="tar -cvzf \\"$SHOPFLOOR_STAGE_DIR/service.tar.gz\\" --exclude=__pycache__ ."]
     halted  [shape=parallelogram, label="Halted",
-        tool_command="echo the factory stopped: see the run directory"]
+        tool_command="echo the factory stopped: see the run directory >&2; exit 1"]
 
     start -> workspace -> implement
     implement -> visible_tests [condition="outcome=success"]
     implement -> halted        [condition="outcome!=success", label="cannot repair"]
-    visible_tests -> package   [condition="outcome=success"]
+    visible_tests -> scenarios [condition="outcome=success"]
     visible_tests -> halted    [condition="context.tests.visible.plateau=true", weight=10,
                                 label="brake: plateau"]
     visible_tests -> implement [condition="outcome=fail", label="visible tests fail"]
+    // With an agent backend, route a rejection back to implement: it reads scenarios.feedback.
+    scenarios -> package       [condition="outcome=success"]
+    scenarios -> halted        [condition="outcome!=success", label="rejected by sealed scenarios"]
     package -> exit
     halted -> exit
 }
