@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from shopfloor.validate.leaks import find_leaks
 from shopfloor.validate.matching import dig, matches
 from shopfloor.validate.report import ScenarioReport, ScenarioScore
 from shopfloor.validate.runner import RunOptions, run_scenarios
@@ -119,3 +120,15 @@ def test_without_a_provider_the_rubric_is_skipped_with_a_note(tmp_path: Path) ->
         "model": None,
     }
     assert "rubric skipped: no LLM provider configured" in report.to_markdown()
+
+
+def test_text_the_agent_was_given_is_no_evidence_of_a_leak(tmp_path: Path) -> None:
+    sealed = write_suite(tmp_path / "sealed", (NOTIFY,))
+    spec = tmp_path / "spec.md"
+    spec.write_text("Requirement: a notification request is posted to its Slack channel within a second.")
+    code = tmp_path / "app.py"
+    code.write_text("# a notification request is posted to its Slack channel\n")
+    suite = load_suite(sealed)
+
+    assert [leak.scenario for leak in find_leaks(suite.scenarios, [code])] == ["notify-posts"]
+    assert find_leaks(suite.scenarios, [code], public=[spec]) == []

@@ -46,6 +46,7 @@ def run_command(
         None, "--visible-tests", help="The candidate's own test command."
     ),
     transcript: list[Path] = typer.Option([], "--transcript", help="Agent transcript to scan for leaks."),
+    public: list[Path] = typer.Option([], "--public", help="What the agent was given (spec): not a leak."),
     redaction: str | None = typer.Option(None, "--redaction", help="Feedback level: count, kind, message."),
     out: Path | None = typer.Option(None, "--out", help="Where report.md/report.json go."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json instead of the Markdown report."),
@@ -82,6 +83,7 @@ def run_command(
         threshold=config.threshold if threshold is None else threshold,
         visible_tests=visible_tests,
         transcripts=list(transcript),
+        public=list(public),
         judge_model=config.judge_model,
         policy=SandboxPolicy.from_config(project_file),
         shingle_words=config.shingle_words,

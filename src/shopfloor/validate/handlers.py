@@ -36,7 +36,9 @@ from shopfloor.validate.visible import VisibleTests
 SCENARIOS_TYPE = "shopfloor.scenarios"
 CONTRACTS_TYPE = "shopfloor.contracts"
 #: Files of a run directory that make up the agent's transcript (scanned for leaks).
-TRANSCRIPT_GLOBS = ("*/prompt.md", "*/response.md", "**/transcript*.jsonl", "**/session*.jsonl")
+TRANSCRIPT_GLOBS = ("*/response.md", "**/transcript*.jsonl", "**/session*.jsonl")
+#: What the agent was given (public: its text is no evidence of a leak).
+PUBLIC_GLOBS = ("*/prompt.md",)
 
 
 def _float(node: Node, key: str, default: float) -> float:
@@ -94,6 +96,7 @@ class ScenariosHandler:
             visible_tests=node.str_attr("visible_tests") or None,
             visible_result=self._visible(context),
             transcripts=transcripts,
+            public=sorted(p for pattern in PUBLIC_GLOBS for p in logs_root.glob(pattern) if p.is_file()),
             judge_model=config.judge_model,
             policy=SandboxPolicy.from_config(self.scope.config),
             shingle_words=config.shingle_words,

@@ -5,6 +5,8 @@ consecutive words. A scenario leaks into a file when at least
 `min_shingles` of its distinct shingles appear in that file. YAML scenarios
 contribute their string values only (keys such as `method:` are boilerplate
 every scenario shares); Python scenarios contribute their whole text.
+Shingles that also appear in *public* texts (the spec, the prompts the agent
+was given) are not evidence of a leak: the agent was allowed to read them.
 """
 
 from __future__ import annotations
@@ -89,9 +91,13 @@ def find_leaks(
     shingle_words: int = DEFAULT_SHINGLE_WORDS,
     min_shingles: int = DEFAULT_LEAK_MIN_SHINGLES,
     max_file_bytes: int = DEFAULT_LEAK_MAX_FILE_BYTES,
+    public: Iterable[Path] = (),
 ) -> list[Leak]:
     """Every (scenario, file) pair where the scenario's shingles appear often enough."""
-    fingerprints = {s.id: shingles(scenario_text(s), shingle_words) for s in scenarios}
+    allowed: set[tuple[str, ...]] = set()
+    for path in public:
+        allowed |= shingles(path.read_text(errors="replace"), shingle_words)
+    fingerprints = {s.id: shingles(scenario_text(s), shingle_words) - allowed for s in scenarios}
     leaks: list[Leak] = []
     for path in files:
         try:

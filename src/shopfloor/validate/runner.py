@@ -45,6 +45,7 @@ class RunOptions:
     visible_tests: str | None = None
     visible_result: VisibleTests | None = None  # counts measured elsewhere (a `shopfloor.tests` node)
     transcripts: list[Path] = field(default_factory=list)
+    public: list[Path] = field(default_factory=list)  # what the agent was given (spec, prompts)
     judge_model: str | None = None
     policy: SandboxPolicy | None = None  # `[sandbox]` of shopfloor.toml; the suite is hidden on top
     shingle_words: int = DEFAULT_SHINGLE_WORDS
@@ -112,6 +113,11 @@ def run_scenarios(
             fix="pass the directory that holds the candidate's code",
         )
     check_sealed(suite, target)
+    for path in [*options.transcripts, *options.public]:
+        if not path.is_file():
+            raise UserError(
+                "file not found", where=str(path), fix="pass an existing transcript or public file"
+            )
     plans = plan_trajectories(suite, options)
     if options.parallel < 1:
         raise UserError("parallel must be at least 1", where="--parallel", fix="pass a positive number")
@@ -144,6 +150,7 @@ def run_scenarios(
         shingle_words=options.shingle_words,
         min_shingles=options.leak_min_shingles,
         max_file_bytes=options.leak_max_file_bytes,
+        public=options.public,
     )
     return ScenarioReport(
         suite=str(suite.directory),
