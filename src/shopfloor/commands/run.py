@@ -115,13 +115,14 @@ def report(result: RunResult, as_json: bool) -> None:
         typer.echo(json.dumps(result.to_json(), default=str))
         return
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console()
     colour = {"success": "green", "fail": "red"}.get(result.status, "yellow")
     console.print(f"[bold {colour}]{result.status}[/] — {len(result.completed_nodes)} nodes, "
                   f"logs in {result.logs_root}", highlight=False)
     if result.outcome.failure_reason:
-        console.print(f"  reason: {result.outcome.failure_reason}", highlight=False)
+        console.print(f"  reason: {escape(result.outcome.failure_reason)}", highlight=False)
     if result.status == "stopped":
         console.print(f"  resume with: shopfloor resume --logs-root {result.logs_root}", highlight=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 from shopfloor.pipeline import events as ev
 
@@ -14,6 +15,7 @@ class ProgressPrinter:
         self.console = console or Console(stderr=True, highlight=False)
 
     def __call__(self, event: ev.PipelineEvent) -> None:
+        # Only the markup written here is markup: errors quote config like `[[targets]]`.
         line = self._line(event)
         if line:
             self.console.print(line)
@@ -31,7 +33,7 @@ class ProgressPrinter:
                 return f"  {mark} {event.name} [dim]{event.status} {event.duration:.2f}s[/]"
             case ev.StageFailed():
                 tail = " [dim](will retry)[/]" if event.will_retry else ""
-                return f"  [red]✗[/] {event.name}: {event.error}{tail}"
+                return f"  [red]✗[/] {escape(event.name)}: {escape(str(event.error))}{tail}"
             case ev.StageRetrying():
                 return f"  [yellow]↻[/] {event.name} attempt {event.attempt} in {event.delay:.2f}s"
             case ev.StageRecovered():
