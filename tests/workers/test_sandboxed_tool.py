@@ -92,6 +92,21 @@ def test_writes_outside_the_workspace_and_home_secrets_are_contained(
     assert not (tmp_path / "run" / "tool" / "leak").exists(), "links are not copied out of the sandbox"
 
 
+def test_the_run_records_stay_read_only_inside_the_workspace(tmp_path: Path) -> None:
+    """Without a workspace node the project is the workspace, and runs/ lies inside it."""
+    command = 'echo kept > mine.txt; echo forged > "$SHOPFLOOR_LOGS_ROOT/checkpoint.json"'
+    result = run_tool(tmp_path, command, tool_cwd=str(tmp_path))
+    assert result.status == "fail" and "Read-only file system" in result.outcome.failure_reason
+    assert (tmp_path / "mine.txt").read_text() == "kept\n"
+    assert "forged" not in (tmp_path / "run" / "checkpoint.json").read_text()
+
+
+def test_a_missing_working_directory_fails_the_node_with_its_path(tmp_path: Path) -> None:
+    result = run_tool(tmp_path, "true", tool_cwd=str(tmp_path / "nowhere"))
+    assert result.status == "fail"
+    assert f"working directory does not exist: {tmp_path / 'nowhere'}" in result.outcome.failure_reason
+
+
 def test_sandbox_false_opts_a_node_out_onto_the_host(tmp_path: Path, workspace: Path) -> None:
     outside = tmp_path / "outside.txt"
     result = run_tool(tmp_path, f"pwd; echo host > {outside}", sandbox="false",

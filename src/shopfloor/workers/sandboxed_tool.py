@@ -11,7 +11,8 @@ whose commands run in a `SandboxedExecutionEnvironment`:
   writable host path;
 - limits and openings come from `[sandbox]` in shopfloor.toml (`SandboxPolicy`);
   the interpreter running shopfloor (and its venv) and the run's logs root are
-  re-exposed read-only when they sit under a hidden directory such as /root,
+  re-exposed read-only when they sit under a hidden directory such as /root
+  (the logs root stays read-only inside the workspace too),
   and the interpreter's directory goes first on PATH (`python` is shopfloor's:
   shims under a home directory are hidden);
 - SHOPFLOOR_STAGE_DIR points at a private directory inside the sandbox
@@ -72,14 +73,17 @@ def runs_sandboxed(value: object) -> bool:
     return str(value if value is not None else "true").strip().lower() != "false"
 
 
-def toolchain_readable(policy: SandboxPolicy, *extra: str | Path) -> SandboxPolicy:
-    """`policy` with this interpreter, its venv and `extra` paths readable inside the sandbox.
+def node_policy(policy: SandboxPolicy, logs_root: Path) -> SandboxPolicy:
+    """`policy` for one tool node: interpreter, venv and the run's records readable; records read-only.
 
-    The sandbox hides home directories, where a venv (or the logs root) may live;
-    these are tools and records, not secrets, so they come back read-only.
+    The sandbox hides home directories, where a venv or the logs root may live;
+    these are tools and records, not secrets, so they come back read-only. The
+    logs root is also read-only when it lies inside the workspace (`runs/` in the
+    project), so a command cannot forge the run's checkpoint or events.
     """
-    readable = [*policy.readable_paths, sys.base_prefix, sys.prefix, *map(str, extra)]
-    return policy.with_overrides(readable_paths=readable)
+    records = str(logs_root.resolve())
+    readable = [*policy.readable_paths, sys.base_prefix, sys.prefix, records]
+    return policy.with_overrides(readable_paths=readable, read_only_paths=[*policy.read_only_paths, records])
 
 
 class _StopWatch:
@@ -120,10 +124,12 @@ class SandboxedToolRunner:
 
     def run(self, call: ToolCall, stdout: BinaryIO, stderr: BinaryIO) -> int:
         cwd = Path(call.cwd or call.context.get_string(WORKSPACE_KEY) or os.getcwd()).resolve()
+        if not cwd.is_dir():
+            raise FileNotFoundError(f"the tool's working directory does not exist: {cwd} "
+                                    "(tool_cwd, else the run's workspace.dir, else the current directory)")
         if not runs_sandboxed(call.node.get(SANDBOX_ATTR)):
             return self.host.run(replace(call, cwd=str(cwd)), stdout, stderr)
-        policy = toolchain_readable(self.policy, call.logs_root.resolve())
-        sandbox = SandboxedExecutionEnvironment(cwd, policy)
+        sandbox = SandboxedExecutionEnvironment(cwd, node_policy(self.policy, call.logs_root))
         timeout_ms = int(min(call.timeout_s, MAX_SANDBOXED_TIMEOUT_S) * 1000)
         env = {**sandbox_path(), **call.env, "SHOPFLOOR_STAGE_DIR": SANDBOX_STAGE_DIR}
         files = {"out": stdout, "err": stderr}
