@@ -77,7 +77,8 @@ def _write(project: Path, files: dict[str, str]) -> None:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A committed project: src/calc/{core,web}.py, an import-linter contract, an OpenAPI document."""
-    root = tmp_path / "calc-project"
+    repo = tmp_path / "repo"
+    root = repo / "calc-project"  # a project below the repository root, as a workspace subdirectory is
     _write(
         root,
         {
@@ -90,9 +91,10 @@ def project(tmp_path: Path) -> Path:
             "conftest.py": CONFTEST,
         },
     )
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A")
-    _git(root, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "base")
+    (repo / "README.md").write_text("the repository holds more than the project\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A")
+    _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "base")
     return root
 
 
@@ -125,7 +127,8 @@ def test_forbidden_patterns_are_reported_with_file_and_line(project: Path) -> No
 
 def test_api_compatibility_catches_changed_signatures_and_openapi_breaks(project: Path) -> None:
     config = ContractsConfig(api=ApiContract(packages=["src/calc"], openapi=["openapi.yaml"]))
-    assert check_contracts(project, config, base="main").passed
+    unchanged = check_contracts(project, config, base="main").results[0]
+    assert unchanged.passed and unchanged.summary.startswith("3 module(s) in 1 package(s)")
 
     core = CORE.replace("def add(a, b):", "def add(a, b, c):").replace(
         "def clamp(value, low, high)", "def _clamp(v)"

@@ -125,7 +125,8 @@ def check_command(
     from shopfloor.validate.contracts.check import check_contracts, load_contracts
 
     config_path = project / CONFIG_FILE_NAME
-    project_file = ProjectFile.load(config_path) if config_path.exists() else ProjectFile(None, {})
+    # The project's own shopfloor.toml, else the usual one (--project may be a workspace below it).
+    project_file = ProjectFile.load(config_path) if config_path.exists() else ProjectFile.load()
     scenarios = project_file.section("validate", ValidateConfig).scenarios
     report = check_contracts(
         project.resolve(),

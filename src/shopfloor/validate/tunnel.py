@@ -16,6 +16,7 @@ import queue
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 #: Idle connections the inside half keeps parked at the host (the burst it absorbs without waiting).
@@ -75,13 +76,13 @@ class InboundTunnel:
         threading.Thread(target=self._accept, args=(self._public, self._splice_later), daemon=True).start()
         return self
 
-    def _accept(self, listener: socket.socket, handle: object) -> None:
+    def _accept(self, listener: socket.socket, handle: Callable[[socket.socket], None]) -> None:
         while not self._closed.is_set():
             try:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            handle(conn)  # type: ignore[operator]
+            handle(conn)
 
     def _splice_later(self, client: socket.socket) -> None:
         threading.Thread(target=self._splice, args=(client,), daemon=True).start()

@@ -168,8 +168,11 @@ def openapi_breaks(where: str, old: Any, new: Any) -> list[Violation]:
 def check_api(project: Path, contract: ApiContract, base: str) -> ContractResult:
     check_revision(project, base)
     violations: list[Violation] = []
+    modules = 0
     for package in contract.packages:
-        violations += python_breaks(files_at(project, base, package), files_now(project, package, (".py",)))
+        before = files_at(project, base, package)
+        modules += sum(name.endswith(".py") for name in before)
+        violations += python_breaks(before, files_now(project, package, (".py",)))
     for document in contract.openapi:
         old = files_at(project, base, document).get(document)
         if old is None:
@@ -180,7 +183,8 @@ def check_api(project: Path, contract: ApiContract, base: str) -> ContractResult
             continue
         violations += openapi_breaks(document, yaml.safe_load(old), yaml.safe_load(current.read_text()))
     checked = (
-        f"{len(contract.packages)} package(s), {len(contract.openapi)} OpenAPI document(s) against {base}"
+        f"{modules} module(s) in {len(contract.packages)} package(s), "
+        f"{len(contract.openapi)} OpenAPI document(s) against {base}"
     )
     return ContractResult(
         "api", not violations, f"{checked}; {len(violations)} breaking change(s)", violations

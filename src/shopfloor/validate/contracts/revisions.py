@@ -26,7 +26,9 @@ def files_at(project: Path, revision: str, path: str) -> dict[str, str]:
     listed = _git(project, "ls-tree", "-r", "--name-only", revision, "--", path)
     out: dict[str, str] = {}
     for name in listed.stdout.splitlines():
-        shown = _git(project, "show", f"{revision}:{name}")
+        shown = _git(
+            project, "show", f"{revision}:./{name}"
+        )  # ./: relative to the project, not the repo root
         if shown.returncode == 0:
             out[name] = shown.stdout
     return out
@@ -45,6 +47,6 @@ def files_now(project: Path, path: str, suffixes: tuple[str, ...]) -> dict[str, 
 
 def changed_files(project: Path, revision: str) -> list[str]:
     """Files added or modified since `revision` (committed or not), relative to the project."""
-    diff = _git(project, "diff", "--name-only", "--diff-filter=AM", revision, "--")
+    diff = _git(project, "diff", "--name-only", "--relative", "--diff-filter=AM", revision, "--")
     untracked = _git(project, "ls-files", "--others", "--exclude-standard")
     return sorted({*diff.stdout.splitlines(), *untracked.stdout.splitlines()})
