@@ -124,8 +124,10 @@ def test_non_zero_exit_fails_with_stderr(tmp_path: Path, workspace: Path) -> Non
 
 def test_timeout_kills_the_whole_tree(tmp_path: Path, workspace: Path) -> None:
     started = time.monotonic()
-    result = run_tool(tmp_path, "(sleep 3; touch late.txt) & sleep 30", tool_cwd=str(workspace), timeout="1s")
+    command = 'echo begun > "$SHOPFLOOR_STAGE_DIR/progress.txt"; (sleep 3; touch late.txt) & sleep 30'
+    result = run_tool(tmp_path, command, tool_cwd=str(workspace), timeout="1s")
     assert result.status == "fail" and "timed out after 1s" in result.outcome.failure_reason
+    assert (tmp_path / "run" / "tool" / "progress.txt").read_text() == "begun\n", "partial output is kept"
     assert time.monotonic() - started < 15
     time.sleep(3.5)
     assert not (workspace / "late.txt").exists(), "the background child died with the command"

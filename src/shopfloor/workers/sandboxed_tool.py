@@ -148,11 +148,11 @@ class SandboxedToolRunner:
                                      sink=write_live)
                 if self.stop_event.is_set():
                     raise RunStopped(call.node.id)
+                self._copy_stage_dir(sandbox, call.stage_dir)  # partial output helps explain a failure too
                 if result.limit == "timeout":
                     raise TimeoutError(f"tool command timed out after {timeout_ms / 1000:g}s: {call.command}")
                 if result.limit is not None:  # say which limit killed it: the failure reason quotes stderr
                     stderr.write(f"\nshopfloor: {sandbox.limit_reason(result.limit, timeout_ms)}\n".encode())
-                self._copy_stage_dir(sandbox, call.stage_dir)
         finally:
             sandbox.cleanup()
         return result.exit_code
