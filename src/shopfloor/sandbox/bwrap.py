@@ -81,6 +81,8 @@ LIMIT_REASONS: dict[str, str] = {
     "processes": "process limit of {max_processes} reached; further forks were refused",
 }
 INSTALL_HINT = "apt-get install bubblewrap"
+#: The directory holding the `shopfloor` package (the supervisor script lives in it).
+SHOPFLOOR_CODE = Path(__file__).resolve().parents[2]
 
 
 def find_bwrap() -> str:
@@ -119,9 +121,10 @@ def build_argv(bwrap: str, workspace: Path, policy: SandboxPolicy, command: Sequ
         argv += ["--tmpfs", str(path)]
     readable = [Path(p).expanduser().resolve() for p in policy.readable_paths]
     readable += git_alternates(workspace)
-    # The interpreter that runs shopfloor is a toolchain, not a secret: keep it usable
-    # inside (the port bridge runs on it) even when it lives under a hidden home.
-    readable.append(Path(sys.base_prefix).resolve())
+    # The interpreter that runs shopfloor, its environment and shopfloor's own code are a
+    # toolchain, not a secret: the supervisor and the port bridge run on them inside, so
+    # they stay visible even under a hidden home or the host's /tmp (a checkout in /tmp).
+    readable += [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), SHOPFLOOR_CODE]
     for path in readable:
         if path.exists() and (any(_under(path, h) for h in hidden) or _under(path, Path("/tmp"))):
             argv += ["--ro-bind", str(path), str(path)]
