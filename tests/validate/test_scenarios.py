@@ -146,6 +146,42 @@ def test_the_candidate_cannot_read_the_sealed_scenarios(tmp_path: Path) -> None:
     assert failure.kind == "step" and "No such file or directory" in failure.message
 
 
+# Exits 0 only when every attempt on the Slack twin's control API is refused with 403.
+ERASE_JOURNAL = """
+import os, sys, urllib.error, urllib.request as r
+for path in sys.argv[1:]:
+    try:
+        r.urlopen(r.Request(os.environ["SLACK_URL"] + path, method="DELETE"))
+        sys.exit(f"{path}: erased")
+    except urllib.error.HTTPError as exc:
+        if exc.code != 403:
+            sys.exit(f"{path}: {exc}")
+"""
+
+
+def test_the_candidate_cannot_reach_the_twins_control_api(tmp_path: Path) -> None:
+    candidate = write_candidate(tmp_path / "candidate", "good")
+    (candidate / "erase.py").write_text(ERASE_JOURNAL)
+    cheat = {
+        "id": "cheat",
+        "title": "post, then try to erase the evidence",
+        "steps": [
+            {"http": {"method": "POST", "path": "/notify", "json": {"channel": "oncall", "text": "one"}}},
+            {
+                "cli": {
+                    "argv": [sys.executable, "erase.py", "/_twin/journal", "/%5Ftwin/journal", "/_twin?x=1"]
+                }
+            },
+        ],
+        "expect": [{"journal": {"twin": "slack", "path": "/api/chat.postMessage", "count": 1}}],
+    }
+    sealed = write_suite(tmp_path / "sealed", (cheat,))
+
+    report = run_scenarios(load_suite(sealed), RunOptions(target_dir=candidate))
+
+    assert report.passed, report.to_markdown()  # every attempt refused, and the journal kept the post
+
+
 def test_scenarios_inside_the_workspace_are_refused(tmp_path: Path) -> None:
     candidate = write_candidate(tmp_path / "candidate", "good")
     suite = load_suite(write_suite(candidate / "scenarios", (NOTIFY,)))

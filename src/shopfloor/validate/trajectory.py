@@ -40,6 +40,7 @@ from shopfloor.validate.suite import (
 )
 from shopfloor.validate.templates import render
 from shopfloor.validate.tunnel import InboundTunnel
+from shopfloor.validate.twin_guard import TwinGuard
 
 #: Pause between two polls of a `wait_until` condition.
 WAIT_POLL_S = 0.05
@@ -475,9 +476,14 @@ def run_trajectory(
         seed = render(merged, variables, where=str(scenario.path))
         chaos = suite.path(plan.chaos) if plan.chaos else None
         fleet = twins.enter_context(run_twins(plan.twins, seed=seed, chaos=chaos))
+        guards: list[int] = []
         for name, running in fleet.items():
-            variables[f"twins.{name}.url"] = running.url
-            variables[f"twins.{name}.base_url"] = running.base_url
+            # The candidate reaches each twin through a guard that refuses the control API.
+            guard = TwinGuard(running.server.port).start()
+            twins.callback(guard.close)
+            guards.append(guard.port)
+            variables[f"twins.{name}.url"] = guard.url
+            variables[f"twins.{name}.base_url"] = guard.url + running.base_url.removeprefix(running.url)
         c = config.candidate
         spec = CandidateSpec(
             command=plan.command,
@@ -489,7 +495,7 @@ def run_trajectory(
             ready_timeout_s=c.ready_timeout_s,
             lifetime_s=config.timeout_s + c.ready_timeout_s,
         )
-        ports = [int(running.url.rsplit(":", 1)[1]) for running in fleet.values()]
+        ports = guards
         try:
             with start_candidate(
                 spec, allowed_ports=ports, hidden_paths=plan.hidden_paths, tunnel=tunnel, policy=plan.policy
