@@ -224,6 +224,11 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, shopfloor_cmd: list
     proc = subprocess.run([*shopfloor_cmd, "scenarios", "run", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no suite.yaml" in proc.stderr
+    sealed = write_suite(tmp_path / "sealed", (NOTIFY,))
+    candidate = write_candidate(tmp_path / "candidate")
+    argv = ["scenarios", "run", str(sealed), "--target-dir", str(candidate), "--trajectories", "0"]
+    zero = subprocess.run([*shopfloor_cmd, *argv], capture_output=True, text=True)
+    assert zero.returncode == 2 and "trajectories must be at least 1" in zero.stderr
 
 
 def test_suite_templates_fail_clearly_when_unknown(tmp_path: Path) -> None:

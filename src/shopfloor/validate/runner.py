@@ -77,7 +77,7 @@ def plan_trajectories(suite: Suite, options: RunOptions) -> list[TrajectoryPlan]
             where=str(suite.path("suite.yaml")),
             fix='set candidate.command in suite.yaml or pass --target "CMD"',
         )
-    n = options.trajectories or config.trajectories
+    n = config.trajectories if options.trajectories is None else options.trajectories
     if n < 1:
         raise UserError(
             "trajectories must be at least 1", where="--trajectories", fix="pass a positive number"
