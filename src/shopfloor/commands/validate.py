@@ -63,6 +63,7 @@ def run_command(
     from shopfloor.validate.report import REDACTION_LEVELS
     from shopfloor.validate.runner import RunOptions, run_scenarios
     from shopfloor.validate.suite import load_suite
+    from shopfloor.validate.trajectory import TrajectoryResult
 
     project_file = ProjectFile.load()
     config = project_file.section("validate", ValidateConfig)
@@ -91,10 +92,10 @@ def run_command(
         leak_max_file_bytes=config.leak_max_file_bytes,
     )
 
-    def progress(result: object) -> None:
+    def progress(result: TrajectoryResult) -> None:
         if not as_json:
-            mark = "✓" if getattr(result, "satisfied", False) else "✗"
-            print(f"{mark} {getattr(result, 'scenario', '')} #{getattr(result, 'index', 0)}", file=sys.stderr)
+            mark = "✓" if result.satisfied else "✗"
+            print(f"{mark} {result.scenario} #{result.index} ({result.duration_s:.1f}s)", file=sys.stderr)
 
     report = run_scenarios(suite, options, progress=progress)
     out_dir = out or state_dir() / "validate" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
