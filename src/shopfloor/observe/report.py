@@ -1,8 +1,10 @@
 """The run report: one self-contained HTML file per run directory.
 
 It holds what someone answering for a run needs on one page: the outcome, the
-pipeline graph coloured by each node's outcome, the validation and release
-figures (visible tests, satisfaction, gate, deployment, rollback), the money
+pipeline graph coloured by each node's outcome, the key events (every
+scenario verdict, accepted repair, gate decision, deployment step, injected
+fault and brake), the final validation and release figures (visible tests,
+satisfaction, gate, deployment, rollback), the money
 and tokens spent, and the timeline of every stage. Everything is read back from
 the run directory (manifest, checkpoint, status files, events.jsonl,
 budget.json), so a report can be made for any run, finished or not.
@@ -27,6 +29,9 @@ FIGURE_PREFIXES = ("tests.", "repair.", "scenarios.", "contracts.", "release.", 
 #: Longest context value shown in the figures table.
 MAX_VALUE_CHARS = 300
 _STAGE_KINDS = ("StageStarted", "StageCompleted", "StageFailed", "StageRetrying")
+#: Event kinds (prefixes) that tell a run's story: validation verdicts, repairs, gates, deploys, brakes.
+KEY_EVENT_PREFIXES = ("scenarios.evaluated", "repair.edit_accepted", "repair.restarted", "release.gate",
+                      "release.deployment", "release.fault", "brake.", "govern.", "auto.escalated")
 _COLOURS = {"success": "#2e7d32", "partial_success": "#9e9d24", "fail": "#c62828", "retry": "#ef6c00",
             "skipped": "#757575"}
 
@@ -43,6 +48,7 @@ class RunSummary:
     cost_usd: float
     tokens: int
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    key_events: list[dict[str, Any]] = field(default_factory=list)
     duration_s: float = 0.0
 
 
@@ -77,6 +83,8 @@ def summarize(logs_root: Path) -> RunSummary:
     context = checkpoint.get("context", {})
     events = list(read_events(logs_root / "events.jsonl"))
     timeline = [{"ts": e.ts, "kind": e.kind, **e.data} for e in events if e.kind in _STAGE_KINDS]
+    key_events = [{"ts": e.ts, "kind": e.kind, "data": e.data} for e in events
+                  if e.kind.startswith(KEY_EVENT_PREFIXES)]
     ends = [e for e in events if e.kind in ("PipelineCompleted", "PipelineFailed")]
     status = ("success" if ends[-1].kind == "PipelineCompleted" else "fail") if ends else "running"
     outcomes = {p.parent.name: str(_json(p).get("outcome", ""))
@@ -87,7 +95,8 @@ def summarize(logs_root: Path) -> RunSummary:
     return RunSummary(name=manifest.get("name", ""), run_id=manifest.get("run_id", ""),
                       goal=manifest.get("goal", ""), status=status,
                       completed_nodes=list(checkpoint.get("completed_nodes", [])), outcomes=outcomes,
-                      figures=figures, cost_usd=usd, tokens=tokens, timeline=timeline, duration_s=duration)
+                      figures=figures, cost_usd=usd, tokens=tokens, timeline=timeline,
+                      key_events=key_events, duration_s=duration)
 
 
 def _graph_svg(logs_root: Path) -> str:
@@ -116,6 +125,9 @@ def render_html(summary: RunSummary, graph_svg: str) -> str:
         _row(f"+{t['ts'] - start:8.2f}s", t["kind"].removeprefix("Stage").lower(), t.get("name", ""),
              t.get("status") or t.get("error") or (f"attempt {t['attempt']}" if "attempt" in t else ""))
         for t in summary.timeline)
+    key_events = "".join(
+        _row(f"+{e['ts'] - start:8.2f}s", e["kind"], json.dumps(e["data"], default=str)[:MAX_VALUE_CHARS])
+        for e in summary.key_events)
     outcomes = "".join(
         f"<tr><td>{html.escape(n)}</td><td style='color:{_COLOURS.get(s, '#000')}'>{html.escape(s)}</td></tr>"
         for n, s in summary.outcomes.items())
@@ -131,6 +143,7 @@ svg{{max-width:100%;height:auto}}</style>
 <b>duration</b> {summary.duration_s:.1f}s · <b>cost</b> ${summary.cost_usd:.4f} ·
 <b>tokens</b> {summary.tokens}</p>
 <h2>Pipeline</h2>{graph_svg}
+<h2>Key events</h2><table><tr><th>at</th><th>event</th><th>data</th></tr>{key_events}</table>
 <h2>Validation and release figures</h2><table><tr><th>key</th><th>value</th></tr>{figures}</table>
 <h2>Node outcomes</h2><table><tr><th>node</th><th>outcome</th></tr>{outcomes}</table>
 <h2>Timeline</h2><table><tr><th>at</th><th>event</th><th>node</th><th>detail</th></tr>{timeline}</table>
