@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import LocalExecutionEnvironment
 from shopfloor.workers.repair import RepairConfig, repair_project
 from shopfloor.workers.repair.localize import localize
 from shopfloor.workers.repair.mutate import mutants_at
-from shopfloor.workers.repair.search import sandboxed_python
 from shopfloor.workers.repair.testrun import run_tests
 
 PRICING = '''\
@@ -128,7 +128,7 @@ def test_a_hanging_test_run_is_killed_at_the_timeout(tmp_path: Path) -> None:
     tests = "import time\n\ndef test_hangs():\n    time.sleep(3600)\n"
     project = make_project(tmp_path, "", tests)
     started = time.monotonic()
-    with sandboxed_python(project) as env:
+    with SandboxedExecutionEnvironment(project) as env:
         report = run_tests(env, ["tests"], timeout_s=2)
     assert report.broken == "timed out after 2s"
     assert time.monotonic() - started < 30

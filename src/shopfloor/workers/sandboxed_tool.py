@@ -28,7 +28,6 @@ whose commands run in a `SandboxedExecutionEnvironment`:
 from __future__ import annotations
 
 import os
-import sys
 import tarfile
 import tempfile
 import threading
@@ -74,15 +73,16 @@ def runs_sandboxed(value: object) -> bool:
 
 
 def node_policy(policy: SandboxPolicy, logs_root: Path) -> SandboxPolicy:
-    """`policy` for one tool node: interpreter, venv and the run's records readable; records read-only.
+    """`policy` for one tool node: the run's records readable, and read-only.
 
-    The sandbox hides home directories, where a venv or the logs root may live;
-    these are tools and records, not secrets, so they come back read-only. The
-    logs root is also read-only when it lies inside the workspace (`runs/` in the
-    project), so a command cannot forge the run's checkpoint or events.
+    The sandbox hides home directories, where the logs root may live; records are
+    not secrets, so they come back read-only (the interpreter and shopfloor's own
+    code always are, see `sandbox.bwrap`). The logs root is also read-only when it
+    lies inside the workspace (`runs/` in the project), so a command cannot forge
+    the run's checkpoint or events.
     """
     records = str(logs_root.resolve())
-    readable = [*policy.readable_paths, sys.base_prefix, sys.prefix, records]
+    readable = [*policy.readable_paths, records]
     return policy.with_overrides(readable_paths=readable, read_only_paths=[*policy.read_only_paths, records])
 
 

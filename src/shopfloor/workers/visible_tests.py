@@ -27,8 +27,8 @@ from shopfloor.pipeline.handler import HandlerRegistry
 from shopfloor.pipeline.node_attrs import as_seconds
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
+from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
-from shopfloor.workers.repair.search import sandboxed_python
 from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S, run_tests
 
 HANDLER_TYPE = "shopfloor.tests"
@@ -46,7 +46,7 @@ class VisibleTestsHandler:
     def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> Outcome:
         workdir = Path(context.get_string("workspace.dir") or node.str_attr("tests_cwd", ".")).resolve()
         timeout = as_seconds(node.get("timeout")) or DEFAULT_TEST_TIMEOUT_S
-        with sandboxed_python(workdir, self.policy) as env:
+        with SandboxedExecutionEnvironment(workdir, self.policy) as env:
             report = run_tests(env, node.str_attr("tests", "tests").split(), timeout_s=timeout)
         if report.broken:
             return Outcome(StageStatus.FAIL, failure_reason=f"visible tests could not run: {report.broken}",

@@ -27,6 +27,7 @@ from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.graph import Node
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
+from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.workers.repair.search import (
     DEFAULT_CANDIDATE_BUDGET,
@@ -35,7 +36,6 @@ from shopfloor.workers.repair.search import (
     default_sources,
     patch_digest,
     repair_project,
-    sandboxed_python,
 )
 from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S
 
@@ -97,7 +97,7 @@ class RepairBackend:
         self.scope.emit("repair.started", {"node_id": node.id, "workspace": str(workspace),
                                            "budget": config.candidate_budget, "seed": config.seed})
         result = repair_project(workspace, config, stop=self.scope.stop_requested,
-                                environment=lambda d: sandboxed_python(d, self.policy))
+                                environment=lambda d: SandboxedExecutionEnvironment(d, self.policy))
         self._record(node, result)
         outcome = self._outcome(node, result)
         if result.patch:

@@ -18,7 +18,6 @@ import os
 import queue
 import random
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -31,7 +30,6 @@ from pydantic import BaseModel, Field
 
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment
-from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.workers.repair.localize import SuspiciousLine, localize
 from shopfloor.workers.repair.mutate import OPERATOR_TIERS, Mutant, mutants_at
 from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S, TestReport, run_tests
@@ -109,17 +107,6 @@ def _fitness(report: TestReport) -> int:
 
 
 EnvironmentFactory = Callable[[Path], ExecutionEnvironment]
-
-
-def sandboxed_python(workdir: Path, policy: SandboxPolicy | None = None) -> SandboxedExecutionEnvironment:
-    """A bubblewrap sandbox over `workdir` that can run this interpreter and its packages.
-
-    The interpreter may live under a home directory, which the sandbox hides; it is
-    re-exposed read-only (mutants are untrusted code, so they never run outside a sandbox).
-    """
-    policy = policy or SandboxPolicy()
-    readable = [*policy.readable_paths, sys.base_prefix, sys.prefix]
-    return SandboxedExecutionEnvironment(workdir, policy.with_overrides(readable_paths=readable))
 
 
 class _Workers:
@@ -207,12 +194,12 @@ def _first_improvement(pool: ThreadPoolExecutor, workers: _Workers, stream: Iter
 
 
 def repair_project(project: Path, config: RepairConfig | None = None, *,
-                   environment: EnvironmentFactory = sandboxed_python,
+                   environment: EnvironmentFactory = SandboxedExecutionEnvironment,
                    stop: threading.Event | None = None) -> RepairResult:
     """Repair `project` in place so its visible tests pass; return what was done.
 
     Every test run happens in a private copy of the project inside `environment`
-    (a bubblewrap sandbox by default). Setting `stop` ends the search after the
+    (a bubblewrap sandbox by default: mutants are untrusted code). Setting `stop` ends the search after the
     batch in flight; the best program found so far is kept.
     """
     config = config or RepairConfig()
