@@ -13,6 +13,8 @@ the sandbox:
 Only the named ports exist inside; every other address is unreachable because
 the namespace has no route to it. This file imports only the standard library
 because its inside half runs inside the sandbox, outside the shopfloor package.
+`splice` is the one byte relay shopfloor has: the validate layer's tunnel and
+twin guard use it too.
 """
 
 from __future__ import annotations
@@ -39,18 +41,27 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
             dst.shutdown(socket.SHUT_WR)
 
 
-def _relay(client: socket.socket, connect: Callable[[], socket.socket]) -> None:
-    try:
-        upstream = connect()
-    except OSError:
-        client.close()
-        return
+def splice(client: socket.socket, upstream: socket.socket) -> None:
+    """Relay both directions until each has ended, then close both sockets.
+
+    Each direction half-closes its destination at EOF, so a peer that finishes
+    sending still receives the other side's reply to the end.
+    """
     back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
     back.start()
     _pump(client, upstream)
     back.join()
     client.close()
     upstream.close()
+
+
+def _relay(client: socket.socket, connect: Callable[[], socket.socket]) -> None:
+    try:
+        upstream = connect()
+    except OSError:
+        client.close()
+        return
+    splice(client, upstream)
 
 
 def _serve(listener: socket.socket, connect: Callable[[], socket.socket]) -> None:

@@ -19,13 +19,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from shopfloor.sandbox.forward import splice
+
 #: Idle connections the inside half keeps parked at the host (the burst it absorbs without waiting).
 DEFAULT_TUNNEL_POOL = 8
 #: Seconds a client waits for a parked connection before it is dropped (the sandbox is gone or stuck).
 DEFAULT_TUNNEL_WAIT_S = 5.0
 
 INSIDE_SCRIPT = Path(__file__).with_name("tunnel_inside.py")
-_CHUNK = 1 << 16
 
 
 def _listen() -> socket.socket:
@@ -33,17 +34,6 @@ def _listen() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     return sock
-
-
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(_CHUNK):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
 
 
 class InboundTunnel:
@@ -93,12 +83,7 @@ class InboundTunnel:
         except queue.Empty:
             client.close()
             return
-        back = threading.Thread(target=_pump, args=(inside, client), daemon=True)
-        back.start()
-        _pump(client, inside)
-        back.join()
-        client.close()
-        inside.close()
+        splice(client, inside)
 
     def close(self) -> None:
         self._closed.set()

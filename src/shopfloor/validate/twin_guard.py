@@ -17,23 +17,14 @@ import socket
 import threading
 from urllib.parse import unquote_to_bytes
 
+from shopfloor.sandbox.forward import splice
+
 #: Largest request head the guard reads before refusing the connection.
 DEFAULT_GUARD_MAX_HEAD_BYTES = 64 * 1024
 #: Seconds a client may take to send its request head.
 DEFAULT_GUARD_HEAD_TIMEOUT_S = 10.0
 CONTROL_PREFIX = b"/_twin"
 _CHUNK = 1 << 16
-
-
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(_CHUNK):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
 
 
 def _refuse(client: socket.socket, status: str, message: str) -> None:
@@ -113,15 +104,11 @@ class TwinGuard:
             return
         try:
             upstream.sendall(close_connection(head) + rest)
-            back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-            back.start()
-            _pump(client, upstream)
-            back.join()
         except OSError:
-            pass
-        finally:
             upstream.close()
             client.close()
+            return
+        splice(client, upstream)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
