@@ -1,4 +1,4 @@
-"""Inside half of the inbound tunnel: runs in the candidate's sandbox (standard library only).
+"""Inside half of the inbound tunnel: runs in the candidate's sandbox, as a script.
 
     python -E -s tunnel_inside.py RENDEZVOUS_PORT SERVICE_PORT POOL
 
@@ -8,30 +8,29 @@ ports, and nothing in. So this relay *dials out* to the host's rendezvous port
 host hands each incoming client one of them; when its first bytes arrive here,
 the relay connects to the candidate on 127.0.0.1:SERVICE_PORT inside the
 sandbox, pumps both ways, and dials a replacement.
+
+Besides the standard library it uses only `shopfloor.sandbox.forward` (itself
+standard library only), found through this file's own location: the sandbox
+mounts shopfloor's code read-only, and `-E` ignores PYTHONPATH, so the package
+need not be installed where the interpreter's site-packages would find it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import sys
 import threading
 import time
+from pathlib import Path
+
+if __name__ == "__main__":  # run as a script: the directory holding the shopfloor package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from shopfloor.sandbox.forward import splice  # found through the path set just above
 
 _CHUNK = 1 << 16
 #: Pause before re-dialing a rendezvous that refused (the host is not listening yet or is closing).
 _REDIAL_PAUSE_S = 0.05
-
-
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(_CHUNK):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
 
 
 def _serve_one(upstream: socket.socket, first: bytes, service_port: int) -> None:
@@ -41,12 +40,7 @@ def _serve_one(upstream: socket.socket, first: bytes, service_port: int) -> None
         upstream.close()
         return
     service.sendall(first)
-    back = threading.Thread(target=_pump, args=(service, upstream), daemon=True)
-    back.start()
-    _pump(upstream, service)
-    back.join()
-    service.close()
-    upstream.close()
+    splice(upstream, service)
 
 
 def _dialer(rendezvous_port: int, service_port: int) -> None:
