@@ -155,26 +155,31 @@ NOTIFY = {
     ],
 }
 
+
+def _create_issue(summary: str, priority: str) -> dict[str, object]:
+    """A step that files a Bug in project OPS through the Jira twin (whose webhook calls the candidate)."""
+    return {
+        "twin": {
+            "name": "jira",
+            "method": "POST",
+            "path": "/rest/api/2/issue",
+            "json": {
+                "fields": {
+                    "project": {"key": "OPS"},
+                    "summary": summary,
+                    "issuetype": {"name": "Bug"},
+                    "priority": {"name": priority},
+                }
+            },
+        }
+    }
+
+
 HIGH_PRIORITY = {
     "id": "high-priority-pages",
     "title": "A high-priority issue pages the on-call channel with its summary",
     "steps": [
-        {
-            "twin": {
-                "name": "jira",
-                "method": "POST",
-                "path": "/rest/api/2/issue",
-                "json": {
-                    "fields": {
-                        "project": {"key": "OPS"},
-                        "summary": "Card payments failing in the EU region",
-                        "issuetype": {"name": "Bug"},
-                        "priority": {"name": "High"},
-                    }
-                },
-            },
-            "expect": {"status": 201},
-        },
+        {**_create_issue("Card payments failing in the EU region", "High"), "expect": {"status": 201}},
         {
             "wait_until": {
                 "journal": {"twin": "slack", "path": "/api/chat.postMessage", "min_count": 1},
@@ -200,21 +205,7 @@ LOW_PRIORITY = {
     "id": "low-priority-stays-quiet",
     "title": "A low-priority issue posts nothing",
     "steps": [
-        {
-            "twin": {
-                "name": "jira",
-                "method": "POST",
-                "path": "/rest/api/2/issue",
-                "json": {
-                    "fields": {
-                        "project": {"key": "OPS"},
-                        "summary": "Typo on the settings page",
-                        "issuetype": {"name": "Bug"},
-                        "priority": {"name": "Low"},
-                    }
-                },
-            }
-        },
+        _create_issue("Typo on the settings page", "Low"),
         {"wait": 0.3},
     ],
     "expect": [{"journal": {"twin": "slack", "path": "/api/chat.postMessage", "count": 0}}],
