@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from shopfloor.llm.abort import AbortSignal
 from shopfloor.llm.client import Client, get_default_client
 from shopfloor.llm.errors import ConfigurationError, RequestTimeoutError
-from shopfloor.llm.retry import RetryPolicy, retry
+from shopfloor.llm.retry import DEFAULT_MAX_RETRIES, RetryPolicy, retry
 from shopfloor.llm.tools import RepairFn, execute_all
 from shopfloor.llm.types import (
     FinishReason,
@@ -101,32 +101,62 @@ class GenerateResult:
 StopCondition = Callable[[list[StepResult]], bool]
 
 
+class GenerateOptions(TypedDict, total=False):
+    """The keyword arguments generate() and stream() share; CallPlan holds their defaults."""
+
+    messages: list[Message] | None
+    system: str | None
+    tools: list[Tool] | None
+    tool_choice: ToolChoice | str | None
+    max_tool_rounds: int
+    stop_when: StopCondition | None
+    response_format: ResponseFormat | None
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop_sequences: list[str] | None
+    reasoning_effort: str | None
+    provider: str | None
+    provider_options: dict[str, Any] | None
+    metadata: dict[str, str] | None
+    max_retries: int
+    retry_policy: RetryPolicy | None
+    timeout: float | TimeoutConfig | None
+    abort_signal: AbortSignal | None
+    client: Client | None
+    repair_tool_call: RepairFn | None
+
+
 class CallPlan:
-    """What generate() and stream() share: the client, the request template, deadlines, retries."""
+    """What generate() and stream() share: the client, the request template, deadlines, retries,
+    and the tool loop's bookkeeping (steps taken, when to stop)."""
 
     def __init__(
         self,
+        model: str | None = None,
+        prompt: str | list[Any] | None = None,
         *,
-        model: str | None,
-        prompt: str | list[Any] | None,
-        messages: list[Message] | None,
-        system: str | None,
-        tools: list[Tool] | None,
-        tool_choice: ToolChoice | str | None,
-        response_format: ResponseFormat | None,
-        temperature: float | None,
-        top_p: float | None,
-        max_tokens: int | None,
-        stop_sequences: list[str] | None,
-        reasoning_effort: str | None,
-        provider: str | None,
-        provider_options: dict[str, Any] | None,
-        metadata: dict[str, str] | None,
-        max_retries: int,
-        retry_policy: RetryPolicy | None,
-        timeout: float | TimeoutConfig | None,
-        abort_signal: AbortSignal | None,
-        client: Client | None,
+        messages: list[Message] | None = None,
+        system: str | None = None,
+        tools: list[Tool] | None = None,
+        tool_choice: ToolChoice | str | None = None,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        stop_when: StopCondition | None = None,
+        response_format: ResponseFormat | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        stop_sequences: list[str] | None = None,
+        reasoning_effort: str | None = None,
+        provider: str | None = None,
+        provider_options: dict[str, Any] | None = None,
+        metadata: dict[str, str] | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float | TimeoutConfig | None = None,
+        abort_signal: AbortSignal | None = None,
+        client: Client | None = None,
+        repair_tool_call: RepairFn | None = None,
     ) -> None:
         if prompt is not None and messages is not None:
             raise ConfigurationError("pass either prompt or messages, not both")
@@ -160,6 +190,10 @@ class CallPlan:
         total, self.per_step = config.total, config.per_step
         self.deadline = time.monotonic() + total if total is not None else None
         self.abort_signal = abort_signal
+        self.max_tool_rounds = max_tool_rounds
+        self.stop_when = stop_when
+        self.repair = repair_tool_call
+        self.steps: list[StepResult] = []
 
     def request(self) -> Request:
         return self.template.model_copy(update={"messages": list(self.conversation)})
@@ -173,15 +207,6 @@ class CallPlan:
             raise RequestTimeoutError("the operation ran past its total timeout")
         return min(left, self.per_step) if self.per_step is not None else left
 
-    def run_tools(self, response: Response, repair: RepairFn | None) -> list[ToolResult]:
-        return execute_all(
-            self.tools,
-            response.tool_calls,
-            messages=self.conversation,
-            abort_signal=self.abort_signal,
-            repair=repair,
-        )
-
     def wants_tools(self, response: Response) -> bool:
         """Whether the model asked for tools that this loop can run (all active)."""
         by_name = {t.name: t for t in self.tools}
@@ -192,77 +217,48 @@ class CallPlan:
             and all(by_name.get(c.name) is None or by_name[c.name].execute is not None for c in calls)
         )
 
-    def continue_with(self, response: Response, results: list[ToolResult]) -> None:
+    def take_step(self, response: Response) -> bool:
+        """Record the model's answer as a step, running its tools while rounds are left.
+
+        True when the loop goes on: the tool results are then in the conversation for the next call.
+        """
+        run = self.wants_tools(response) and len(self.steps) < self.max_tool_rounds
+        results = (
+            execute_all(
+                self.tools,
+                response.tool_calls,
+                messages=self.conversation,
+                abort_signal=self.abort_signal,
+                repair=self.repair,
+            )
+            if run
+            else []
+        )
+        self.steps.append(StepResult.of(response, results))
+        if not run or (self.stop_when is not None and self.stop_when(self.steps)):
+            return False
         self.conversation.append(response.message)
         for result in results:
             self.conversation.append(
                 Message.tool_result(result.tool_call_id, result.content, result.is_error)
             )
+        return True
 
 
 def generate(
-    model: str | None = None,
-    prompt: str | None = None,
-    *,
-    messages: list[Message] | None = None,
-    system: str | None = None,
-    tools: list[Tool] | None = None,
-    tool_choice: ToolChoice | str | None = None,
-    max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
-    stop_when: StopCondition | None = None,
-    response_format: ResponseFormat | None = None,
-    temperature: float | None = None,
-    top_p: float | None = None,
-    max_tokens: int | None = None,
-    stop_sequences: list[str] | None = None,
-    reasoning_effort: str | None = None,
-    provider: str | None = None,
-    provider_options: dict[str, Any] | None = None,
-    metadata: dict[str, str] | None = None,
-    max_retries: int = 2,
-    retry_policy: RetryPolicy | None = None,
-    timeout: float | TimeoutConfig | None = None,
-    abort_signal: AbortSignal | None = None,
-    client: Client | None = None,
-    repair_tool_call: RepairFn | None = None,
+    model: str | None = None, prompt: str | None = None, **options: Unpack[GenerateOptions]
 ) -> GenerateResult:
     """Generate a reply, running active tools for up to `max_tool_rounds` rounds."""
-    plan = CallPlan(
-        model=model,
-        prompt=prompt,
-        messages=messages,
-        system=system,
-        tools=tools,
-        tool_choice=tool_choice,
-        response_format=response_format,
-        temperature=temperature,
-        top_p=top_p,
-        max_tokens=max_tokens,
-        stop_sequences=stop_sequences,
-        reasoning_effort=reasoning_effort,
-        provider=provider,
-        provider_options=provider_options,
-        metadata=metadata,
-        max_retries=max_retries,
-        retry_policy=retry_policy,
-        timeout=timeout,
-        abort_signal=abort_signal,
-        client=client,
-    )
-    steps: list[StepResult] = []
-    for round_num in range(max_tool_rounds + 1):
+    plan = CallPlan(model, prompt, **options)
+    for _ in range(plan.max_tool_rounds + 1):
         request = plan.request()
         response = retry(
             lambda req=request: plan.client.complete(
-                req, timeout=plan.step_timeout(), abort_signal=abort_signal
+                req, timeout=plan.step_timeout(), abort_signal=plan.abort_signal
             ),
             plan.policy,
-            abort_signal=abort_signal,
+            abort_signal=plan.abort_signal,
         )
-        run = plan.wants_tools(response) and round_num < max_tool_rounds
-        results = plan.run_tools(response, repair_tool_call) if run else []
-        steps.append(StepResult.of(response, results))
-        if not run or (stop_when is not None and stop_when(steps)):
+        if not plan.take_step(response):
             break
-        plan.continue_with(response, results)
-    return GenerateResult.of(steps)
+    return GenerateResult.of(plan.steps)

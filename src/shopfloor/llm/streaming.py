@@ -9,30 +9,23 @@ on with the model's next answer.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Unpack
 
-from shopfloor.llm.abort import AbortSignal
-from shopfloor.llm.client import Client
 from shopfloor.llm.errors import SDKError, StreamError
-from shopfloor.llm.generation import DEFAULT_MAX_TOOL_ROUNDS, CallPlan, StepResult, StopCondition
-from shopfloor.llm.retry import RetryPolicy, retry
-from shopfloor.llm.tools import RepairFn
+from shopfloor.llm.generation import CallPlan, GenerateOptions, StepResult
+from shopfloor.llm.retry import retry
 from shopfloor.llm.types import (
     ContentKind,
     ContentPart,
     FinishReason,
     Message,
     Response,
-    ResponseFormat,
     Role,
     StreamEvent,
     StreamEventType,
     ThinkingData,
-    TimeoutConfig,
-    Tool,
     ToolCall,
     ToolCallData,
-    ToolChoice,
     Usage,
 )
 
@@ -141,14 +134,8 @@ def _open(plan: CallPlan) -> tuple[StreamEvent, Iterator[StreamEvent]]:
     return first, events
 
 
-def _run(
-    plan: CallPlan,
-    steps: list[StepResult],
-    max_tool_rounds: int,
-    stop_when: StopCondition | None,
-    repair: RepairFn | None,
-) -> Iterator[StreamEvent]:
-    for round_num in range(max_tool_rounds + 1):
+def _run(plan: CallPlan) -> Iterator[StreamEvent]:
+    for _ in range(plan.max_tool_rounds + 1):
         first, events = retry(lambda: _open(plan), plan.policy, abort_signal=plan.abort_signal)
         accumulator = StreamAccumulator()
         for event in _chain(first, events):
@@ -159,12 +146,8 @@ def _run(
         if not accumulator.done:
             raise StreamError("the stream ended without a FINISH event")
         response = accumulator.response()
-        run = plan.wants_tools(response) and round_num < max_tool_rounds
-        results = plan.run_tools(response, repair) if run else []
-        steps.append(StepResult.of(response, results))
-        if not run or (stop_when is not None and stop_when(steps)):
+        if not plan.take_step(response):
             return
-        plan.continue_with(response, results)
         yield StreamEvent(
             type=StreamEventType.STEP_FINISH,
             response=response,
@@ -179,53 +162,8 @@ def _chain(first: StreamEvent, rest: Iterator[StreamEvent]) -> Iterator[StreamEv
 
 
 def stream(
-    model: str | None = None,
-    prompt: str | None = None,
-    *,
-    messages: list[Message] | None = None,
-    system: str | None = None,
-    tools: list[Tool] | None = None,
-    tool_choice: ToolChoice | str | None = None,
-    max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
-    stop_when: StopCondition | None = None,
-    response_format: ResponseFormat | None = None,
-    temperature: float | None = None,
-    top_p: float | None = None,
-    max_tokens: int | None = None,
-    stop_sequences: list[str] | None = None,
-    reasoning_effort: str | None = None,
-    provider: str | None = None,
-    provider_options: dict[str, Any] | None = None,
-    metadata: dict[str, str] | None = None,
-    max_retries: int = 2,
-    retry_policy: RetryPolicy | None = None,
-    timeout: float | TimeoutConfig | None = None,
-    abort_signal: AbortSignal | None = None,
-    client: Client | None = None,
-    repair_tool_call: RepairFn | None = None,
+    model: str | None = None, prompt: str | None = None, **options: Unpack[GenerateOptions]
 ) -> StreamResult:
     """Like generate(), but events arrive as they are produced."""
-    plan = CallPlan(
-        model=model,
-        prompt=prompt,
-        messages=messages,
-        system=system,
-        tools=tools,
-        tool_choice=tool_choice,
-        response_format=response_format,
-        temperature=temperature,
-        top_p=top_p,
-        max_tokens=max_tokens,
-        stop_sequences=stop_sequences,
-        reasoning_effort=reasoning_effort,
-        provider=provider,
-        provider_options=provider_options,
-        metadata=metadata,
-        max_retries=max_retries,
-        retry_policy=retry_policy,
-        timeout=timeout,
-        abort_signal=abort_signal,
-        client=client,
-    )
-    steps: list[StepResult] = []
-    return StreamResult(_run(plan, steps, max_tool_rounds, stop_when, repair_tool_call), steps)
+    plan = CallPlan(model, prompt, **options)
+    return StreamResult(_run(plan), plan.steps)
