@@ -242,6 +242,12 @@ class HttpTransport:
         except httpx.HTTPError as exc:
             raise NetworkError(f"{self.provider}: cannot reach {self.base_url}: {exc}", cause=exc) from exc
 
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        """An HTTP error answer as the error taxonomy; a streamed one is read first for its message."""
+        if response.status_code >= 400:
+            response.read()
+            raise error_from_response(self.provider, response.status_code, response.headers, response.content)
+
     def post_json(
         self,
         path: str,
@@ -253,8 +259,7 @@ class HttpTransport:
     ) -> tuple[dict[str, Any], httpx.Headers]:
         """POST a JSON body and return the decoded JSON answer with the response headers."""
         response = self._send(path, body, options, stream=False, params=params, headers=headers)
-        if response.status_code >= 400:
-            raise error_from_response(self.provider, response.status_code, response.headers, response.content)
+        self._raise_for_status(response)
         try:
             payload = response.json()
         except ValueError as exc:
@@ -279,11 +284,7 @@ class HttpTransport:
             else None
         )
         try:
-            if response.status_code >= 400:
-                response.read()
-                raise error_from_response(
-                    self.provider, response.status_code, response.headers, response.content
-                )
+            self._raise_for_status(response)
             yield response
         finally:
             if remove:
