@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from shopfloor.llm.adapters.base import HttpAdapter
 from shopfloor.llm.adapters.common import (
     event,
     merge_options,
@@ -29,7 +30,7 @@ from shopfloor.llm.adapters.common import (
     tool_result_text,
 )
 from shopfloor.llm.errors import InvalidRequestError, StreamError, error_from_status
-from shopfloor.llm.http import CallOptions, HttpTransport, decode_event, parse_rate_limit
+from shopfloor.llm.http import CallOptions, decode_event, parse_rate_limit
 from shopfloor.llm.media import inline_payload
 from shopfloor.llm.types import (
     AdapterTimeout,
@@ -80,7 +81,7 @@ _ERROR_STATUS = {
 _EPHEMERAL = {"type": "ephemeral"}
 
 
-class AnthropicAdapter:
+class AnthropicAdapter(HttpAdapter):
     def __init__(
         self,
         api_key: str,
@@ -91,17 +92,10 @@ class AnthropicAdapter:
         http_client: httpx.Client | None = None,
         name: str = "anthropic",
     ) -> None:
-        self.name = name
         headers = {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION, **(default_headers or {})}
         base = (base_url or DEFAULT_ANTHROPIC_BASE_URL).rstrip("/")
         self._path = "messages" if base.endswith("/v1") else "v1/messages"
-        self.http = HttpTransport(name, base, headers, timeout, http_client)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def supports_tool_choice(self, mode: str) -> bool:
-        return mode in ("auto", "none", "required", "named")
+        super().__init__(name, base, headers, timeout, http_client)
 
     # -- request translation ------------------------------------------------------------------------
 

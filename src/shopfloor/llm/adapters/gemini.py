@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from shopfloor.llm.adapters.base import HttpAdapter
 from shopfloor.llm.adapters.common import (
     event,
     merge_options,
@@ -27,7 +28,7 @@ from shopfloor.llm.adapters.common import (
     tool_names_by_call_id,
 )
 from shopfloor.llm.errors import ContentFilterError, StreamError
-from shopfloor.llm.http import CallOptions, HttpTransport, decode_event, parse_rate_limit
+from shopfloor.llm.http import CallOptions, decode_event, parse_rate_limit
 from shopfloor.llm.media import inline_payload
 from shopfloor.llm.types import (
     AdapterTimeout,
@@ -70,7 +71,7 @@ def _gemini_schema(schema: Any) -> Any:
     return schema
 
 
-class GeminiAdapter:
+class GeminiAdapter(HttpAdapter):
     def __init__(
         self,
         api_key: str,
@@ -81,19 +82,12 @@ class GeminiAdapter:
         http_client: httpx.Client | None = None,
         name: str = "gemini",
     ) -> None:
-        self.name = name
         self._key = api_key
         base = (base_url or DEFAULT_GEMINI_BASE_URL).rstrip("/")
         self._prefix = "models" if base.endswith(("/v1beta", "/v1", "/v1alpha")) else "v1beta/models"
         # The spec's `key` query parameter, plus the header Google's own SDKs send: servers accept either.
         headers = {"x-goog-api-key": api_key, **(default_headers or {})}
-        self.http = HttpTransport(name, base, headers, timeout, http_client)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def supports_tool_choice(self, mode: str) -> bool:
-        return mode in ("auto", "none", "required", "named")
+        super().__init__(name, base, headers, timeout, http_client)
 
     # -- request translation ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from shopfloor.llm.adapters.base import HttpAdapter
 from shopfloor.llm.adapters.common import (
     event,
     merge_options,
@@ -15,7 +16,7 @@ from shopfloor.llm.adapters.common import (
     tool_result_text,
 )
 from shopfloor.llm.errors import InvalidRequestError, StreamError, error_from_status
-from shopfloor.llm.http import CallOptions, HttpTransport, decode_event, parse_rate_limit
+from shopfloor.llm.http import CallOptions, decode_event, parse_rate_limit
 from shopfloor.llm.media import data_uri, inline_payload
 from shopfloor.llm.types import (
     AdapterTimeout,
@@ -38,7 +39,7 @@ from shopfloor.llm.types import (
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
-class OpenAIAdapter:
+class OpenAIAdapter(HttpAdapter):
     def __init__(
         self,
         api_key: str,
@@ -51,19 +52,12 @@ class OpenAIAdapter:
         http_client: httpx.Client | None = None,
         name: str = "openai",
     ) -> None:
-        self.name = name
         headers = {"authorization": f"Bearer {api_key}", **(default_headers or {})}
         if organization:
             headers["openai-organization"] = organization
         if project:
             headers["openai-project"] = project
-        self.http = HttpTransport(name, base_url or DEFAULT_OPENAI_BASE_URL, headers, timeout, http_client)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def supports_tool_choice(self, mode: str) -> bool:
-        return mode in ("auto", "none", "required", "named")
+        super().__init__(name, base_url or DEFAULT_OPENAI_BASE_URL, headers, timeout, http_client)
 
     # -- request translation ------------------------------------------------------------------------
 

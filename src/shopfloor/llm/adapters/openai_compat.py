@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from shopfloor.llm.adapters.base import ALL_TOOL_CHOICE_MODES, HttpAdapter
 from shopfloor.llm.adapters.common import (
     event,
     merge_options,
@@ -22,7 +23,7 @@ from shopfloor.llm.adapters.common import (
     tool_result_text,
 )
 from shopfloor.llm.errors import InvalidRequestError, StreamError, error_from_status
-from shopfloor.llm.http import CallOptions, HttpTransport, decode_event, parse_rate_limit
+from shopfloor.llm.http import CallOptions, decode_event, parse_rate_limit
 from shopfloor.llm.media import data_uri, inline_payload
 from shopfloor.llm.types import (
     AdapterTimeout,
@@ -70,7 +71,7 @@ def provider_name_for_url(base_url: str) -> str:
     return GENERIC_COMPAT_PROVIDER
 
 
-class OpenAICompatibleAdapter:
+class OpenAICompatibleAdapter(HttpAdapter):
     def __init__(
         self,
         base_url: str,
@@ -80,21 +81,14 @@ class OpenAICompatibleAdapter:
         default_headers: dict[str, str] | None = None,
         timeout: AdapterTimeout | None = None,
         http_client: httpx.Client | None = None,
-        tool_choice_modes: tuple[str, ...] = ("auto", "none", "required", "named"),
+        tool_choice_modes: tuple[str, ...] = ALL_TOOL_CHOICE_MODES,
     ) -> None:
-        self.name = name or provider_name_for_url(base_url)
         # Servers differ (some cannot force a tool call); the client refuses a mode not listed here.
         self.tool_choice_modes = tool_choice_modes
         headers = dict(default_headers or {})
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
-        self.http = HttpTransport(self.name, base_url, headers, timeout, http_client)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def supports_tool_choice(self, mode: str) -> bool:
-        return mode in self.tool_choice_modes
+        super().__init__(name or provider_name_for_url(base_url), base_url, headers, timeout, http_client)
 
     # -- request translation ------------------------------------------------------------------------
 
