@@ -75,16 +75,7 @@ class _Parser:
     def obj(self) -> dict[str, Any]:
         self.i += 1
         out: dict[str, Any] = {}
-        while True:
-            self.ws()
-            if self.i >= len(self.s):
-                return out
-            if self.s[self.i] == "}":
-                self.i += 1
-                return out
-            if self.s[self.i] == ",":
-                self.i += 1
-                continue
+        while self.more_items("}"):
             if self.s[self.i] != '"':
                 self.i = len(self.s)
                 return out
@@ -99,24 +90,30 @@ class _Parser:
             if value is _MISSING:
                 return out
             out[key] = value
+        return out
 
     def arr(self) -> list[Any]:
         self.i += 1
         out: list[Any] = []
-        while True:
-            self.ws()
-            if self.i >= len(self.s):
-                return out
-            if self.s[self.i] == "]":
-                self.i += 1
-                return out
-            if self.s[self.i] == ",":
-                self.i += 1
-                continue
+        while self.more_items("]"):
             value = self.value()
             if value is _MISSING:
                 return out
             out.append(value)
+        return out
+
+    def more_items(self, close: str) -> bool:
+        """Skip whitespace and commas to the next item of a container; False at `close` or the end."""
+        while True:
+            self.ws()
+            if self.i >= len(self.s):
+                return False
+            if self.s[self.i] == close:
+                self.i += 1
+                return False
+            if self.s[self.i] != ",":
+                return True
+            self.i += 1
 
 
 def parse_partial_json(text: str) -> Any | None:

@@ -41,25 +41,25 @@ class ContentKind(StrEnum):
     REDACTED_THINKING = "redacted_thinking"
 
 
-class ImageData(_Record):
-    """An image as a URL (http(s), data: URI or local file path) or as raw bytes."""
+class _MediaSource(_Record):
+    """Media given as a URL (http(s), data: URI or local file path) or as raw bytes."""
 
     url: str | None = None
     data: bytes | None = None
     media_type: str | None = None
+
+
+class ImageData(_MediaSource):
+    """An image as a URL (http(s), data: URI or local file path) or as raw bytes."""
+
     detail: str | None = None
 
 
-class AudioData(_Record):
-    url: str | None = None
-    data: bytes | None = None
-    media_type: str | None = None
+class AudioData(_MediaSource):
+    """Audio as a URL or as raw bytes."""
 
 
-class DocumentData(_Record):
-    url: str | None = None
-    data: bytes | None = None
-    media_type: str | None = None
+class DocumentData(_MediaSource):
     file_name: str | None = None
 
 
