@@ -20,3 +20,9 @@ def test_shopfloor_code_under_the_host_tmp_stays_visible(tmp_path: Path,
     binds = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--ro-bind"]
     assert str(code) in binds
     assert argv.index("--tmpfs") < argv.index(str(code))  # bound after the private /tmp is mounted
+
+
+def test_read_only_globs_bind_only_paths_that_exist(tmp_path: Path) -> None:
+    (tmp_path / "scenarios").mkdir()
+    policy = SandboxPolicy(read_only_paths=["scenarios/**", ".circleci/**", "Jenkinsfile"])
+    assert bwrap.read_only_paths(tmp_path, policy) == [(tmp_path / "scenarios").resolve()]

@@ -163,6 +163,8 @@ def read_only_paths(workspace: Path, policy: SandboxPolicy) -> list[Path]:
     for pattern in policy.read_only_paths:
         full = pattern if os.path.isabs(pattern) else str(workspace / pattern)
         for match in _glob.glob(full, recursive=True, include_hidden=True):
+            if not os.path.lexists(match):  # glob("missing/**") yields "missing/" itself
+                continue
             real = Path(os.path.realpath(match))
             if _under(real, workspace) and real != workspace:
                 matches.add(real)
