@@ -249,3 +249,27 @@ def test_the_agent_cannot_rewrite_its_run_records_or_the_project_config(
         if k == "agent.tool_call_end" and d["data"]["tool_name"] == "shell"
     )
     assert "Read-only file system" in shell_output
+
+
+def test_policy_protected_paths_are_read_only_in_the_agents_sandbox(
+    server: ScriptedLLMServer, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shopfloor.workers.agent
+
+    # without govern's policy hooks, so that the filesystem itself is what refuses
+    monkeypatch.setattr(shopfloor.workers.agent, "SESSION_PLUGINS", [])
+    config = tmp_path / "shopfloor.toml"
+    config.write_text('[policy]\nprotected_paths = ["contracts/**"]\n')
+    for sealed in ("scenarios/s1.yaml", "contracts/layers.ini"):
+        (workspace / sealed).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / sealed).write_text("original\n")
+    scope = RunScope("run1", tmp_path / "logs", ProjectFile.load(config), None, lambda kind, data: None)
+    gaming = "echo gamed > scenarios/s1.yaml; echo gamed > contracts/layers.ini; echo ok > mine.txt"
+    server.push(Reply(tool_calls=[ToolUse("shell", {"command": gaming})]), Reply(text="tried"))
+    with scope.resources:
+        create_backend(scope, {"workspace": str(workspace), "provider": "anthropic"}).run(
+            Node("n"), "x", Context()
+        )
+    assert (workspace / "scenarios" / "s1.yaml").read_text() == "original\n"  # a default protected path
+    assert (workspace / "contracts" / "layers.ini").read_text() == "original\n"  # the project's own
+    assert (workspace / "mine.txt").read_text() == "ok\n"

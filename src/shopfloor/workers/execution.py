@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor.errors import UserError
+from shopfloor.govern.policy import load_policy
 from shopfloor.pipeline.scope import RunScope
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment, LocalExecutionEnvironment
@@ -64,18 +65,22 @@ def open_environment(scope: RunScope, options: dict[str, Any]) -> ExecutionEnvir
 
 
 def _run_policy(scope: RunScope, workspace: Path) -> SandboxPolicy:
-    """`[sandbox]`, plus the run's own records kept read-only when they sit inside the workspace.
+    """`[sandbox]`, plus read-only: `[policy] protected_paths` and the run's own records.
 
-    The agent must not rewrite its run's events, checkpoint or the project's shopfloor.toml;
-    with the default `runs/<run-id>` layout the whole `runs/` directory is protected.
+    The evaluator is out of the agent's reach: protected paths (scenarios, CI config, the
+    factory's config, the project's own choices) are read-only in the filesystem itself,
+    not only refused by the brake. The agent must not rewrite its run's events, checkpoint
+    or the project's shopfloor.toml either; with the default `runs/<run-id>` layout the
+    whole `runs/` directory is protected.
     """
     policy = SandboxPolicy.from_config(scope.config)
     logs = scope.logs_root.resolve()
-    protected = [logs.parent if logs.parent != workspace and logs.parent.is_relative_to(workspace) else logs]
+    records = [logs.parent if logs.parent != workspace and logs.parent.is_relative_to(workspace) else logs]
     if scope.config.path is not None:
-        protected.append(scope.config.path.resolve())
-    extra = [str(p) for p in protected if p.is_relative_to(workspace) and p != workspace]
-    return policy.with_overrides(read_only_paths=[*policy.read_only_paths, *extra]) if extra else policy
+        records.append(scope.config.path.resolve())
+    extra = [str(p) for p in records if p.is_relative_to(workspace) and p != workspace]
+    protected = list(load_policy(scope.config).protected_paths)
+    return policy.with_overrides(read_only_paths=[*policy.read_only_paths, *protected, *extra])
 
 
 def _run_workspace(scope: RunScope, project: Path, revision: str) -> Path:
