@@ -6,7 +6,7 @@ it never sees. Reports:
 - repaired: the visible tests pass after the repair;
 - correctly repaired: the held-out tests pass too (the patch generalizes);
 - median time per repair, beside the median time of one visible-test run of
-  the same program (the unit the search spends), as a ratio.
+  the same program in the same sandbox (the unit the search spends), as a ratio.
 
 Usage: python benchmarks/repair.py [--budget N] [--seed S] [--only NAME]
 """
@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.workers.repair import RepairConfig, repair_project
 from shopfloor.workers.repair.testrun import run_tests
 
@@ -40,12 +41,16 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / program.name
             shutil.copytree(program, work, ignore=shutil.ignore_patterns("heldout", "__pycache__"))
-            t0 = time.perf_counter()
-            run_tests(work, ["tests"])
-            test_times.append(time.perf_counter() - t0)
+            with SandboxedExecutionEnvironment(work) as env:
+                t0 = time.perf_counter()
+                run_tests(env, ["tests"])
+                test_times.append(time.perf_counter() - t0)
             result = repair_project(work, RepairConfig(seed=args.seed, candidate_budget=args.budget))
             shutil.copytree(program / "heldout", work / "heldout")
-            held = run_tests(work, ["tests", "heldout"]) if result.repaired else None
+            held = None
+            if result.repaired:
+                with SandboxedExecutionEnvironment(work) as env:
+                    held = run_tests(env, ["tests", "heldout"])
             correct = bool(held and held.all_passed)
             if result.repaired:
                 repair_times.append(result.duration_s)
