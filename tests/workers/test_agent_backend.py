@@ -273,3 +273,20 @@ def test_policy_protected_paths_are_read_only_in_the_agents_sandbox(
     assert (workspace / "scenarios" / "s1.yaml").read_text() == "original\n"  # a default protected path
     assert (workspace / "contracts" / "layers.ini").read_text() == "original\n"  # the project's own
     assert (workspace / "mine.txt").read_text() == "ok\n"
+
+
+def test_without_a_workspace_option_the_agent_works_in_the_runs_workspace(
+    server: ScriptedLLMServer, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `shopfloor.workspace` node's directory, never the current directory (the project checkout)."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.chdir(checkout)
+    scope = RunScope("run1", tmp_path / "logs", ProjectFile(None, {}), None, lambda kind, data: None)
+    server.push(Reply(tool_calls=[ToolUse("write_file", {"file_path": "made.txt", "content": "x"})]),
+                Reply(text="done"))
+    with scope.resources:
+        create_backend(scope, {"provider": "anthropic"}).run(
+            Node("n"), "x", Context({"workspace.dir": str(workspace)}))
+    assert (workspace / "made.txt").read_text() == "x"
+    assert not (checkout / "made.txt").exists()

@@ -99,11 +99,11 @@ class AgentBackend:
                 self.scope.resources.callback(self._client.close)
             return self._client
 
-    def _environment(self) -> ExecutionEnvironment:
+    def _environment(self, context: Context | None) -> ExecutionEnvironment:
         with self._lock:
             if self._env is None:
                 self._env = open_environment(self.scope, self.settings.model_dump(
-                    include={"environment", "workspace", "workspace_mode", "revision"}))
+                    include={"environment", "workspace", "workspace_mode", "revision"}), context)
             return self._env
 
     def _hooks(self, node: Node, context: Context) -> ToolHooks:
@@ -138,7 +138,8 @@ class AgentBackend:
             self.scope.emit(f"agent.{event.kind.value}", {**event.to_dict(), "node_id": node.id})
 
         hooks = self._hooks(node, context or Context())
-        session = Session(profile, self._environment(), self.client, config, hooks=hooks, listeners=[forward])
+        session = Session(profile, self._environment(context), self.client, config, hooks=hooks,
+                          listeners=[forward])
         for spec in SESSION_PLUGINS:
             module, _, func = spec.partition(":")
             getattr(importlib.import_module(module), func)(self.scope, node, session)

@@ -60,10 +60,10 @@ class CliBackend:
     #: Parallel branches run nodes concurrently: the environment is made once.
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _environment(self) -> ExecutionEnvironment:
+    def _environment(self, context: Context) -> ExecutionEnvironment:
         with self._lock:
             if self._env is None:
-                self._env = open_environment(self.scope, self.options)
+                self._env = open_environment(self.scope, self.options, context)
             return self._env
 
     def _timeout_s(self, node: Node) -> float:
@@ -80,7 +80,8 @@ class CliBackend:
         timeout_s = self._timeout_s(node)
         env_vars = {str(k): str(v) for k, v in (self.options.get("env") or {}).items()}
         self.scope.emit("agent.cli.start", {"node_id": node.id, "cli": cli, "timeout_s": timeout_s})
-        result = self._environment().exec_command(command, int(timeout_s * 1000), None, env_vars or None)
+        environment = self._environment(context)
+        result = environment.exec_command(command, int(timeout_s * 1000), None, env_vars or None)
         self.scope.emit("agent.cli.end", {"node_id": node.id, "cli": cli, "exit_code": result.exit_code,
                                           "timed_out": result.timed_out, "duration_ms": result.duration_ms,
                                           "limit": result.limit})

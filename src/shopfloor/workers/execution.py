@@ -20,6 +20,7 @@ from typing import Any
 
 from shopfloor.errors import UserError
 from shopfloor.govern.policy import load_policy
+from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.scope import RunScope
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment, LocalExecutionEnvironment
@@ -41,8 +42,16 @@ def workspace_dir(options: dict[str, Any]) -> Path:
     return path
 
 
-def open_environment(scope: RunScope, options: dict[str, Any]) -> ExecutionEnvironment:
-    """An initialized environment; the run's resources stack cleans it up when the run ends."""
+def open_environment(scope: RunScope, options: dict[str, Any],
+                     context: Context | None = None) -> ExecutionEnvironment:
+    """An initialized environment; the run's resources stack cleans it up when the run ends.
+
+    Without a `workspace` option the run's own workspace (`workspace.dir`, set by a
+    `shopfloor.workspace` node) is used, so an agent never edits the project checkout
+    when the pipeline made it a copy-on-write workspace; else the current directory.
+    """
+    if not options.get("workspace") and context is not None and context.get_string("workspace.dir"):
+        options = {**options, "workspace": context.get_string("workspace.dir")}
     kind = str(options.get("environment") or DEFAULT_ENVIRONMENT_KIND)
     if kind not in ENVIRONMENT_KINDS:
         raise UserError(f"unknown environment {kind!r}", where="codergen backend options",
