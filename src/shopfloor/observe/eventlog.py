@@ -1,7 +1,8 @@
 """An append-only, hash-chained JSONL event log.
 
-Every line is `{"seq", "ts", "kind", "data", "prev", "hash"}` where `hash` is the
-sha256 of the canonical JSON of the other fields, `prev` included. Editing or
+Every line is `{"data", "kind", "prev", "seq", "ts", "hash"}`: the canonical JSON
+(sorted keys, compact) of a record, `prev` included, followed by `hash`, the
+sha256 of exactly that canonical JSON. Editing or
 dropping any earlier line breaks the chain, which `verify` reports. A torn last
 line (kill -9 mid-write) is ignored on reopen and overwritten, so a crashed log
 is always resumable.
@@ -22,10 +23,19 @@ from typing import Any
 GENESIS = "0" * 64
 
 
-def _digest(seq: int, ts: float, kind: str, data: Any, prev: str) -> str:
-    body = json.dumps({"seq": seq, "ts": ts, "kind": kind, "data": data, "prev": prev},
+def _body(seq: int, ts: float, kind: str, data: Any, prev: str) -> str:
+    """The canonical JSON of a record without its hash: what the hash is taken over."""
+    return json.dumps({"seq": seq, "ts": ts, "kind": kind, "data": data, "prev": prev},
                       sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _digest(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _line(body: str, digest: str) -> str:
+    """A log line is the hashed body with the hash appended, so a record is encoded once."""
+    return f'{body[:-1]},"hash":"{digest}"}}'
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,7 @@ class EventRecord:
     hash: str
 
     def to_json(self) -> str:
-        return json.dumps({"seq": self.seq, "ts": self.ts, "kind": self.kind, "data": self.data,
-                           "prev": self.prev, "hash": self.hash}, separators=(",", ":"), default=str)
+        return _line(_body(self.seq, self.ts, self.kind, self.data, self.prev), self.hash)
 
 
 class ChainError(ValueError):
@@ -69,7 +78,7 @@ def verify(path: Path | str) -> int:
     for rec in read_events(path):
         if rec.seq != count or rec.prev != prev:
             raise ChainError(f"{path}: event {count} does not follow event {count - 1}")
-        if _digest(rec.seq, rec.ts, rec.kind, rec.data, rec.prev) != rec.hash:
+        if _digest(_body(rec.seq, rec.ts, rec.kind, rec.data, rec.prev)) != rec.hash:
             raise ChainError(f"{path}: event {rec.seq} was modified (hash mismatch)")
         prev, count = rec.hash, count + 1
     return count
@@ -95,9 +104,9 @@ class EventLog:
         data = data or {}
         with self._lock:
             ts = time.time()
-            rec = EventRecord(self._seq, ts, kind, data, self._prev,
-                              _digest(self._seq, ts, kind, data, self._prev))
-            self._fh.write(rec.to_json().encode() + b"\n")
+            body = _body(self._seq, ts, kind, data, self._prev)
+            rec = EventRecord(self._seq, ts, kind, data, self._prev, _digest(body))
+            self._fh.write(_line(body, rec.hash).encode() + b"\n")
             self._seq, self._prev = rec.seq + 1, rec.hash
         return rec
 
