@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor.errors import UserError
-from shopfloor.pipeline.run_dir import CHECKPOINT_FILE, write_json_atomic
+from shopfloor.pipeline.run_dir import CHECKPOINT_FILE, write_atomic
 
 #: Run states a checkpoint can record.
 RUNNING, SUCCESS, FAIL, STOPPED, RESTARTED = "running", "success", "fail", "stopped", "restarted"
@@ -39,7 +39,6 @@ class Checkpoint:
     node_outcomes: dict[str, str] = field(default_factory=dict)
     #: Executions per node so far (retries and later visits included).
     node_attempts: dict[str, int] = field(default_factory=dict)
-    node_attempts: dict[str, int] = field(default_factory=dict)
     last_fidelity: str = ""
     status: str = RUNNING
     failure_reason: str = ""
@@ -47,11 +46,12 @@ class Checkpoint:
     restarted_into: str = ""
     restart_count: int = 0
 
-    def save(self, logs_root: Path, *, durable: bool = True) -> None:
+    def save(self, logs_root: Path, *, durable: bool = True,
+             encoder: CheckpointEncoder | None = None) -> None:
+        """Write atomically; pass the run's `encoder` to re-encode only what grew since its last save."""
         self.timestamp = time.time()
-        # A shallow field dict: asdict() would deep-copy every value only for json to read it once.
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        write_json_atomic(Path(logs_root) / CHECKPOINT_FILE, data, durable=durable, compact=True)
+        payload = (encoder or CheckpointEncoder()).encode(self)
+        write_atomic(Path(logs_root) / CHECKPOINT_FILE, payload, durable=durable)
 
     @classmethod
     def load(cls, logs_root: Path | str) -> Checkpoint:
@@ -73,3 +73,71 @@ class Checkpoint:
     @classmethod
     def exists(cls, logs_root: Path | str) -> bool:
         return (Path(logs_root) / CHECKPOINT_FILE).exists()
+
+
+#: Item types whose equality implies an identical JSON encoding (unlike 1 == 1.0 == True, or nested values).
+_PLAIN_TYPES = frozenset({str, int})
+#: One shared encoder: json.dumps() with options builds a new JSONEncoder on every call.
+_compact = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+class _GrowingField:
+    """The JSON of one list or dict that grows at its end between saves; only the new tail is encoded.
+
+    The cached prefix is checked against the current items with C-speed list comparisons (keys, values
+    and exact types), far cheaper than encoding them again, so a value changed or removed anywhere,
+    or an item of a type whose equality does not imply the same JSON, falls back to a full encode.
+    """
+
+    def __init__(self) -> None:
+        self._keys: list[Any] = []
+        self._values: list[Any] = []
+        self._types: list[type] = []
+        self._inner = ""  # the cached items' JSON without the brackets
+
+    def encode(self, value: list[Any] | dict[str, Any]) -> str:
+        is_dict = isinstance(value, dict)
+        keys = list(value) if is_dict else []
+        values = list(value.values()) if is_dict else list(value)
+        types = list(map(type, values))
+        done = len(self._values)
+        if (len(values) >= done and keys[:done] == self._keys and types[:done] == self._types
+                and values[:done] == self._values and _PLAIN_TYPES.issuperset(types[done:])):
+            if len(values) > done:
+                tail = _compact(dict(zip(keys[done:], values[done:], strict=True)) if is_dict
+                                else values[done:])[1:-1]
+                self._inner = f"{self._inner},{tail}" if done else tail
+            self._keys, self._values, self._types = keys, values, types
+            inner = self._inner
+        else:
+            inner = _compact(value)[1:-1]
+            cacheable = _PLAIN_TYPES.issuperset(types)
+            self._keys, self._values, self._types = (keys, values, types) if cacheable else ([], [], [])
+            self._inner = inner if cacheable else ""
+        return f"{{{inner}}}" if is_dict else f"[{inner}]"
+
+
+class CheckpointEncoder:
+    """Encodes the successive checkpoints of one run as compact JSON.
+
+    The node lists and maps grow by one entry per node, so re-encoding them
+    whole made each save cost O(nodes so far); they are encoded incrementally.
+    The output is byte-for-byte `json.dumps(fields, separators=(",", ":"))`.
+    """
+
+    GROWING = ("completed_nodes", "node_outcomes", "node_attempts")
+
+    def __init__(self) -> None:
+        self._growing = {name: _GrowingField() for name in self.GROWING}
+
+    def encode(self, checkpoint: Checkpoint) -> bytes:
+        parts = []
+        for name, key in _FIELD_KEYS:
+            value = getattr(checkpoint, name)
+            grower = self._growing.get(name)
+            parts.append(key + (grower.encode(value) if grower is not None else _compact(value)))
+        return ("{" + ",".join(parts) + "}\n").encode()
+
+
+#: (field name, its JSON key with the colon), in field order.
+_FIELD_KEYS = tuple((f.name, json.dumps(f.name) + ":") for f in fields(Checkpoint))

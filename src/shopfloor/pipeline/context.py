@@ -40,6 +40,11 @@ class Context:
         with self._lock:
             return copy.deepcopy(self._values)
 
+    def view(self) -> dict[str, Any]:
+        """A shallow copy, for reading or encoding at once: the per-node paths skip snapshot()'s deep copy."""
+        with self._lock:
+            return dict(self._values)
+
     def clone(self) -> Context:
         with self._lock:
             return Context(copy.deepcopy(self._values), list(self._logs))

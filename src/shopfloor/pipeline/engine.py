@@ -22,7 +22,7 @@ from typing import Any
 from shopfloor.errors import UserError
 from shopfloor.pipeline import checkpoint as cp
 from shopfloor.pipeline.artifacts import ArtifactStore
-from shopfloor.pipeline.checkpoint import Checkpoint
+from shopfloor.pipeline.checkpoint import Checkpoint, CheckpointEncoder
 from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.edge_selection import Route, retry_target, route
 from shopfloor.pipeline.events import (
@@ -146,6 +146,7 @@ class PipelineEngine:
         self.max_restarts = max_restarts
         self.executor = NodeExecutor(registry, events, scope.stop_requested, rng)
         self._started = time.monotonic()
+        self._checkpoint_encoder = CheckpointEncoder()
 
     # -- entry points ---------------------------------------------------------
 
@@ -251,7 +252,7 @@ class PipelineEngine:
         if node.handler_type == "codergen":
             ctx.set(PREAMBLE_KEY, preamble(mode, goal=self.graph.goal, run_id=self.scope.run_id,
                                            completed=state.completed, outcomes=state.outcomes,
-                                           context=self._visible_context(ctx)))
+                                           context=self._visible_context(ctx, deep=False)))
         outcome = None
         if state.recovering:
             state.recovering = False
@@ -259,7 +260,7 @@ class PipelineEngine:
         if outcome is None:
             outcome = self.executor.execute(node, ctx, self.graph, state.run_dir.root, step=str(step),
                                             index=step, retries=state.retries,
-                                            attempts=state.attempts)
+                                            attempts=state.attempts, flush=False)
         state.last_fidelity = mode
         state.completed.append(node.id)
         state.outcomes[node.id] = outcome.status.value
@@ -287,19 +288,22 @@ class PipelineEngine:
 
     # -- state transitions ----------------------------------------------------
 
-    def _visible_context(self, context: Context) -> dict[str, Any]:
-        return {k: v for k, v in context.snapshot().items() if not k.startswith(TRANSIENT_PREFIX)}
+    def _visible_context(self, context: Context, *, deep: bool = True) -> dict[str, Any]:
+        """Without `deep` for what is read or encoded at once (preamble, checkpoint), not handed out."""
+        values = context.snapshot() if deep else context.view()
+        return {k: v for k, v in values.items() if not k.startswith(TRANSIENT_PREFIX)}
 
     def _save(self, state: _State, *, next_node: str, status: str = cp.RUNNING, reason: str = "",
               restarted_into: str = "") -> None:
         ckpt = Checkpoint(
             run_id=self.scope.run_id, current_node=state.completed[-1] if state.completed else "",
             completed_nodes=state.completed, node_retries=state.retries, node_attempts=state.attempts,
-            context=self._visible_context(state.context), logs=state.context.logs, next_node=next_node,
+            context=self._visible_context(state.context, deep=False), logs=state.context.logs,
+            next_node=next_node,
             next_edge=state.incoming.key if state.incoming is not None and next_node else "",
             node_outcomes=state.outcomes, last_fidelity=state.last_fidelity, status=status,
             failure_reason=reason, restarted_into=restarted_into, restart_count=state.restart_count)
-        ckpt.save(state.run_dir.root)
+        ckpt.save(state.run_dir.root, encoder=self._checkpoint_encoder)
         self.events.emit(CheckpointSaved(ckpt.current_node))
         self.events.flush()
 

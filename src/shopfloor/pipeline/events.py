@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +27,8 @@ class PipelineEvent:
         cls.kind = cls.__name__
 
     def to_data(self) -> dict[str, Any]:
-        return asdict(self)
+        # Fields are scalars, so a shallow copy suffices; asdict() deep-copies, on every event.
+        return dict(vars(self))
 
 
 # -- pipeline lifecycle -------------------------------------------------------

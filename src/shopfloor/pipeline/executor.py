@@ -29,7 +29,7 @@ from shopfloor.pipeline.handler import Handler, HandlerRegistry
 from shopfloor.pipeline.node_attrs import as_bool, as_seconds
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.retry import RetryPolicy, build_retry_policy
-from shopfloor.pipeline.run_dir import STATUS_FILE
+from shopfloor.pipeline.run_dir import STATUS_FILE, write_file
 
 RETRY_COUNT_KEY = "internal.retry_count.{}"
 #: Executions of the running node in this run so far, the current one included (1-based). Transient:
@@ -71,12 +71,19 @@ class NodeExecutor:
         return outcome
 
     def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path, *,
-                step: str, index: int, retries: dict[str, int], attempts: dict[str, int]) -> Outcome:
+                step: str, index: int, retries: dict[str, int], attempts: dict[str, int],
+                flush: bool = True) -> Outcome:
+        """Run `node` and write its status.json; with `flush=False` the caller flushes the events
+        itself before anything else runs (the engine does, with its checkpoint's event)."""
         handler = self.registry.resolve(node)
         policy = build_retry_policy(node, graph)
         stage_dir = logs_root / node.id
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        (stage_dir / STATUS_FILE).unlink(missing_ok=True)  # a stale file must not pass for this run's status
+        try:
+            stage_dir.mkdir()
+        except FileExistsError:  # a revisit or a resume: a stale file must not pass for this run's status
+            (stage_dir / STATUS_FILE).unlink(missing_ok=True)
+        except FileNotFoundError:
+            stage_dir.mkdir(parents=True, exist_ok=True)
         self.events.emit(StageStarted(node.id, index, node.handler_type))
         started = time.monotonic()
         outcome, tries = self._attempts(handler, policy, node, context, graph, logs_root, index, retries,
@@ -84,13 +91,15 @@ class NodeExecutor:
         record = outcome.to_dict() | {"node_id": node.id, "step": step, "attempts": tries}
         # A plain write, not temp+rename: a torn status.json does not parse and only means the node
         # runs again on resume, so atomicity would buy nothing here and cost a rename per node.
-        (stage_dir / STATUS_FILE).write_text(json.dumps(record, indent=2, default=str))
+        # Unindented, so the C encoder writes it (indent= falls back to the pure-Python one).
+        write_file(stage_dir / STATUS_FILE, json.dumps(record, default=str).encode())
         duration = time.monotonic() - started
         if outcome.status == StageStatus.FAIL:
             self.events.emit(StageFailed(node.id, index, outcome.failure_reason, will_retry=False))
         else:
             self.events.emit(StageCompleted(node.id, index, duration, outcome.status.value))
-        self.events.flush()  # to the OS before anything else runs, parallel branches included
+        if flush:
+            self.events.flush()  # to the OS before anything else runs, parallel branches included
         return outcome
 
     def _attempts(self, handler: Handler, policy: RetryPolicy, node: Node, context: Context, graph: Graph,

@@ -32,25 +32,36 @@ RESPONSE_FILE = "response.md"
 ARTIFACTS_DIR = "artifacts"
 
 
-def _json_bytes(data: Any, *, compact: bool = False) -> bytes:
-    if compact:  # the per-node checkpoint: smallest and fastest to encode
-        return (json.dumps(data, separators=(",", ":"), default=str) + "\n").encode()
+def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode()
+
+
+def write_file(path: Path | str, payload: bytes, *, durable: bool = False) -> None:
+    """Create or truncate `path` and write `payload`: open, write, close and nothing else.
+
+    Per node files are written with os-level calls: open() would add a buffered
+    (and for text, a decoding) wrapper and an fstat, an isatty ioctl and seeks.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, payload: bytes, *, durable: bool = False) -> None:
     """Temp file + rename; with `durable`, fsync before the rename (survives power loss, not just kill -9)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(payload)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
+    write_file(tmp, payload, durable=durable)
     os.replace(tmp, path)
 
 
-def write_json_atomic(path: Path, data: Any, *, durable: bool = False, compact: bool = False) -> None:
-    write_atomic(path, _json_bytes(data, compact=compact), durable=durable)
+def write_json_atomic(path: Path, data: Any, *, durable: bool = False) -> None:
+    write_atomic(path, _json_bytes(data), durable=durable)
 
 
 def fsync_dir(path: Path) -> None:

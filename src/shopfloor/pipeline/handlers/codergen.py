@@ -19,7 +19,7 @@ from shopfloor.pipeline.fidelity import PREAMBLE_KEY
 from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.handler import CodergenBackend
 from shopfloor.pipeline.outcome import Outcome, StageStatus
-from shopfloor.pipeline.run_dir import PROMPT_FILE, RESPONSE_FILE
+from shopfloor.pipeline.run_dir import PROMPT_FILE, RESPONSE_FILE, write_file
 
 #: `last_response` in the context keeps this many characters of the response (spec 4.5).
 DEFAULT_LAST_RESPONSE_CHARS = 200
@@ -41,8 +41,11 @@ class CodergenHandler:
         preamble = context.get_string(PREAMBLE_KEY)
         sent = f"{preamble}\n\n---\n\n{prompt}" if preamble else prompt
         stage_dir = logs_root / node.id
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        (stage_dir / PROMPT_FILE).write_text(sent)
+        try:  # the executor has made the stage directory; make it only when called on its own
+            write_file(stage_dir / PROMPT_FILE, sent.encode())
+        except FileNotFoundError:
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            write_file(stage_dir / PROMPT_FILE, sent.encode())
         if self.backend is None:
             response = f"[Simulated] Response for stage: {node.id}"
         else:
@@ -50,7 +53,7 @@ class CodergenHandler:
             if isinstance(result, Outcome):
                 return result
             response = str(result)
-        (stage_dir / RESPONSE_FILE).write_text(response)
+        write_file(stage_dir / RESPONSE_FILE, response.encode())
         reported = read_status_file(stage_dir)
         if reported is not None:
             return Outcome.from_dict(reported)
