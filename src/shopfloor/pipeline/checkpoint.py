@@ -77,6 +77,8 @@ class Checkpoint:
 
 #: Item types whose equality implies an identical JSON encoding (unlike 1 == 1.0 == True, or nested values).
 _PLAIN_TYPES = frozenset({str, int})
+#: The fields that grow by an entry per node, encoded incrementally.
+_GROWING_FIELDS = ("completed_nodes", "node_outcomes", "node_attempts")
 #: One shared encoder: json.dumps() with options builds a new JSONEncoder on every call.
 _compact = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
@@ -125,19 +127,29 @@ class CheckpointEncoder:
     The output is byte-for-byte `json.dumps(fields, separators=(",", ":"))`.
     """
 
-    GROWING = ("completed_nodes", "node_outcomes", "node_attempts")
-
     def __init__(self) -> None:
-        self._growing = {name: _GrowingField() for name in self.GROWING}
+        self._growing = {name: _GrowingField() for name in _GROWING_FIELDS}
 
     def encode(self, checkpoint: Checkpoint) -> bytes:
         parts = []
-        for name, key in _FIELD_KEYS:
-            value = getattr(checkpoint, name)
-            grower = self._growing.get(name)
-            parts.append(key + (grower.encode(value) if grower is not None else _compact(value)))
+        for names in _SEGMENTS:
+            if names[0] in self._growing:
+                name = names[0]
+                parts.append(f"{json.dumps(name)}:{self._growing[name].encode(getattr(checkpoint, name))}")
+            else:  # a run of plain fields: one encoder call for all of them
+                parts.append(_compact({name: getattr(checkpoint, name) for name in names})[1:-1])
         return ("{" + ",".join(parts) + "}\n").encode()
 
 
-#: (field name, its JSON key with the colon), in field order.
-_FIELD_KEYS = tuple((f.name, json.dumps(f.name) + ":") for f in fields(Checkpoint))
+def _field_segments() -> tuple[tuple[str, ...], ...]:
+    """The checkpoint's fields in order: each growing one alone, the plain ones between them grouped."""
+    segments: list[tuple[str, ...]] = []
+    for f in fields(Checkpoint):
+        if f.name in _GROWING_FIELDS or not segments or segments[-1][0] in _GROWING_FIELDS:
+            segments.append((f.name,))
+        else:
+            segments[-1] += (f.name,)
+    return tuple(segments)
+
+
+_SEGMENTS = _field_segments()
