@@ -10,11 +10,11 @@ out of budget.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from shopfloor.errors import UserError
+from shopfloor.pipeline.run_dir import write_json_atomic
 
 BUDGET_FILE = "budget.json"
 
@@ -34,9 +34,7 @@ def load(logs_root: Path) -> dict[str, Any]:
 def save(logs_root: Path, data: dict[str, Any]) -> None:
     path = Path(logs_root) / BUDGET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, sort_keys=True))
-    tmp.replace(path)
+    write_json_atomic(path, data)
 
 
 def raise_limits(logs_root: Path, **limits: float | None) -> dict[str, float]:
