@@ -60,7 +60,8 @@ def make_project(root: Path, source: str, tests: str, name: str = "pricing") -> 
 
 def test_localization_ranks_the_defective_line_first(tmp_path: Path) -> None:
     project = make_project(tmp_path, PRICING, PRICING_TESTS)
-    report, ranked = localize(LocalExecutionEnvironment(project), ["tests"], ["pricing.py"], timeout_s=60)
+    tests = RepairConfig(test_timeout_s=60).tests
+    report, ranked = localize(LocalExecutionEnvironment(project), tests, ["pricing.py"])
     assert report.failed == {"tests.test_it.test_threshold_gets_discount"}
     # The failing test runs lines 6 and 8; line 7 (the discount) only runs for passing tests.
     assert {s.line for s in ranked[:2]} == {6, 8}

@@ -14,7 +14,7 @@ from pathlib import Path
 import coverage
 
 from shopfloor.sandbox.environment import ExecutionEnvironment
-from shopfloor.workers.repair.testrun import TestReport, run_tests
+from shopfloor.workers.repair.testrun import TestCommand, TestReport
 
 #: Coverage's config and data live in the workspace: a sandbox has a private /tmp.
 COVERAGE_RC_NAME = ".shopfloor-coveragerc"
@@ -39,15 +39,14 @@ def _covering_tests(data: coverage.CoverageData, path: str, report: TestReport) 
     return by_line
 
 
-def localize(env: ExecutionEnvironment, test_args: list[str], sources: list[str], *,
-             timeout_s: float, load_plugins: bool = False) -> tuple[TestReport, list[SuspiciousLine]]:
+def localize(env: ExecutionEnvironment, tests: TestCommand,
+             sources: list[str]) -> tuple[TestReport, list[SuspiciousLine]]:
     """Run the tests under coverage; return the report and lines ranked most suspicious first."""
     workdir = Path(env.working_directory())
     rc, data_file = workdir / COVERAGE_RC_NAME, workdir / COVERAGE_DATA_NAME
     rc.write_text(f"[run]\ndynamic_context = test_function\ndata_file = {data_file}\nsource = {workdir}\n")
     try:
-        report = run_tests(env, test_args, timeout_s=timeout_s, coverage_rc=rc.name,
-                           load_plugins=load_plugins)
+        report = tests.run(env, coverage_rc=rc.name)
         if report.broken or not report.failed:
             return report, []
         data = coverage.CoverageData(basename=str(data_file))

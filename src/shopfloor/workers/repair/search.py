@@ -32,7 +32,7 @@ from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment
 from shopfloor.workers.repair.localize import SuspiciousLine, localize
 from shopfloor.workers.repair.mutate import OPERATOR_TIERS, Mutant, mutants_at
-from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S, TestReport, run_tests
+from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S, TestCommand, TestReport
 
 #: Candidates evaluated before the search gives up.
 DEFAULT_CANDIDATE_BUDGET = 400
@@ -56,6 +56,10 @@ class RepairConfig(BaseModel):
         description="sha256 digests of patches rejected downstream (by sealed scenarios): never again")
     load_pytest_plugins: bool = Field(False, description="autoload installed pytest plugins in test runs "
                                       "(off: faster start-up; turn on when the tests need a plugin)")
+
+    @property
+    def tests(self) -> TestCommand:
+        return TestCommand(tuple(self.test_args), self.test_timeout_s, self.load_pytest_plugins)
 
 
 @dataclass
@@ -141,12 +145,10 @@ def _evaluate(workers: _Workers, mutant: Mutant, original: dict[str, str], curre
     target = Path(env.working_directory()) / mutant.path
     try:
         target.write_text(mutant.source)
-        first = run_tests(env, list(baseline.failed_node_ids), timeout_s=config.test_timeout_s,
-                          load_plugins=config.load_pytest_plugins)
+        first = config.tests.run(env, list(baseline.failed_node_ids))
         if first.broken or not first.passed:
             return None
-        report = run_tests(env, config.test_args, timeout_s=config.test_timeout_s,
-                           load_plugins=config.load_pytest_plugins)
+        report = config.tests.run(env)
         improves = (not report.broken and baseline.passed <= report.passed
                     and _fitness(report) > _fitness(baseline))
         if improves and report.all_passed and config.excluded_patches:
@@ -199,8 +201,8 @@ def repair_project(project: Path, config: RepairConfig | None = None, *,
     """Repair `project` in place so its visible tests pass; return what was done.
 
     Every test run happens in a private copy of the project inside `environment`
-    (a bubblewrap sandbox by default: mutants are untrusted code). Setting `stop` ends the search after the
-    batch in flight; the best program found so far is kept.
+    (a bubblewrap sandbox by default: mutants are untrusted code). Setting `stop` ends
+    the search after the batch in flight; the best program found so far is kept.
     """
     config = config or RepairConfig()
     project = Path(project).resolve()
@@ -212,8 +214,7 @@ def repair_project(project: Path, config: RepairConfig | None = None, *,
 
     with tempfile.TemporaryDirectory(prefix="shopfloor-repair-") as tmp, \
             contextlib.closing(_Workers(project, config.workers, Path(tmp), environment)) as workers:
-        initial, ranked = localize(workers.all[0], config.test_args, sources, timeout_s=config.test_timeout_s,
-                                   load_plugins=config.load_pytest_plugins)
+        initial, ranked = localize(workers.all[0], config.tests, sources)
         report, edits, evaluated = initial, [], 0
         with ThreadPoolExecutor(config.workers) as pool:
             while ranked and not report.all_passed and evaluated < config.candidate_budget:
@@ -228,9 +229,7 @@ def repair_project(project: Path, config: RepairConfig | None = None, *,
                 current[mutant.path] = mutant.source
                 workers.write_everywhere(mutant.path, mutant.source)
                 if not report.all_passed:
-                    report, ranked = localize(workers.all[0], config.test_args, sources,
-                                              timeout_s=config.test_timeout_s,
-                                              load_plugins=config.load_pytest_plugins)
+                    report, ranked = localize(workers.all[0], config.tests, sources)
 
     patch = unified_patch(original, current)
     for rel in sources:

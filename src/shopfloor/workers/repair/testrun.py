@@ -103,3 +103,18 @@ def run_tests(env: ExecutionEnvironment, test_args: list[str], *, timeout_s: flo
     if report.total == 0:
         return TestReport(broken=f"pytest exited {result.exit_code} and ran no test")
     return report
+
+
+@dataclass(frozen=True)
+class TestCommand:
+    """How one project's visible tests are run, bound once for every run of the search."""
+
+    args: tuple[str, ...]
+    timeout_s: float = DEFAULT_TEST_TIMEOUT_S
+    load_plugins: bool = False
+
+    def run(self, env: ExecutionEnvironment, only: list[str] | None = None, *,
+            coverage_rc: str | None = None) -> TestReport:
+        """All the visible tests, or `only` these pytest node ids."""
+        return run_tests(env, list(self.args) if only is None else only, timeout_s=self.timeout_s,
+                         coverage_rc=coverage_rc, load_plugins=self.load_plugins)
