@@ -31,8 +31,12 @@ from shopfloor.pipeline.executor import RunStopped
 from shopfloor.pipeline.graph import Node
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
-from shopfloor.sandbox.environment import ExecutionEnvironment
-from shopfloor.workers.execution import open_environment
+from shopfloor.workers.execution import (
+    DEFAULT_ENVIRONMENT_KIND,
+    DEFAULT_REVISION,
+    DEFAULT_WORKSPACE_MODE,
+    SharedEnvironment,
+)
 
 #: attractor-spec 2.6: a codergen node's reasoning effort when nothing sets one.
 DEFAULT_NODE_REASONING_EFFORT = "high"
@@ -61,10 +65,10 @@ class AgentSettings(BaseModel):
 
     provider: str | None = None
     model: str | None = None
-    environment: str = "sandbox"
+    environment: str = DEFAULT_ENVIRONMENT_KIND
     workspace: str | None = None
-    workspace_mode: str = "direct"
-    revision: str = "HEAD"
+    workspace_mode: str = DEFAULT_WORKSPACE_MODE
+    revision: str = DEFAULT_REVISION
     session: SessionConfig = Field(default_factory=_node_session_defaults)
 
     @field_validator("session", mode="before")
@@ -87,8 +91,9 @@ class AgentBackend:
             raise UserError(f"invalid agent setting: {message}", where=f"[{where}] (or backend option)",
                             fix="see the [agent] section in docs/agent.md") from None
         self._client = client
-        self._env: ExecutionEnvironment | None = None
-        # Parallel branches run nodes concurrently: the client and environment are made once.
+        self._environment = SharedEnvironment(scope, self.settings.model_dump(
+            include={"environment", "workspace", "workspace_mode", "revision"}))
+        # Parallel branches run nodes concurrently: the client is made once.
         self._lock = threading.Lock()
 
     @property
@@ -98,13 +103,6 @@ class AgentBackend:
                 self._client = Client.from_env()
                 self.scope.resources.callback(self._client.close)
             return self._client
-
-    def _environment(self, context: Context | None) -> ExecutionEnvironment:
-        with self._lock:
-            if self._env is None:
-                self._env = open_environment(self.scope, self.settings.model_dump(
-                    include={"environment", "workspace", "workspace_mode", "revision"}), context)
-            return self._env
 
     def _hooks(self, node: Node, context: Context) -> ToolHooks:
         """attractor-spec 9.7: the node's tool_hooks.pre/post, else the graph's (mirrored as graph.*)."""
@@ -138,7 +136,7 @@ class AgentBackend:
             self.scope.emit(f"agent.{event.kind.value}", {**event.to_dict(), "node_id": node.id})
 
         hooks = self._hooks(node, context or Context())
-        session = Session(profile, self._environment(context), self.client, config, hooks=hooks,
+        session = Session(profile, self._environment.get(context), self.client, config, hooks=hooks,
                           listeners=[forward])
         for spec in SESSION_PLUGINS:
             module, _, func = spec.partition(":")

@@ -10,7 +10,6 @@ A non-zero exit or a timeout fails the node with the CLI's last stderr lines.
 from __future__ import annotations
 
 import shlex
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +18,7 @@ from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.graph import Node
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
-from shopfloor.sandbox.environment import ExecutionEnvironment
-from shopfloor.workers.execution import open_environment
+from shopfloor.workers.execution import SharedEnvironment
 
 #: Seconds a CLI may run when neither the node (`timeout`) nor the options (`timeout_s`) say.
 DEFAULT_CLI_TIMEOUT_S = 600.0
@@ -56,15 +54,10 @@ def build_command(cli: str, prompt: str, model: str | None) -> str:
 class CliBackend:
     scope: RunScope
     options: dict[str, Any]
-    _env: ExecutionEnvironment | None = None
-    #: Parallel branches run nodes concurrently: the environment is made once.
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _environment: SharedEnvironment = field(init=False)
 
-    def _environment(self, context: Context) -> ExecutionEnvironment:
-        with self._lock:
-            if self._env is None:
-                self._env = open_environment(self.scope, self.options, context)
-            return self._env
+    def __post_init__(self) -> None:
+        self._environment = SharedEnvironment(self.scope, self.options)
 
     def _timeout_s(self, node: Node) -> float:
         value = node.get("timeout") or self.options.get("timeout_s") or DEFAULT_CLI_TIMEOUT_S
@@ -80,7 +73,7 @@ class CliBackend:
         timeout_s = self._timeout_s(node)
         env_vars = {str(k): str(v) for k, v in (self.options.get("env") or {}).items()}
         self.scope.emit("agent.cli.start", {"node_id": node.id, "cli": cli, "timeout_s": timeout_s})
-        environment = self._environment(context)
+        environment = self._environment.get(context)
         result = environment.exec_command(command, int(timeout_s * 1000), None, env_vars or None)
         self.scope.emit("agent.cli.end", {"node_id": node.id, "cli": cli, "exit_code": result.exit_code,
                                           "timed_out": result.timed_out, "duration_ms": result.duration_ms,

@@ -15,6 +15,7 @@ candidate (`shopfloor sandbox workspace list`). The sandbox limits come from
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,25 @@ def open_environment(scope: RunScope, options: dict[str, Any],
     env.initialize()
     scope.resources.callback(env.cleanup)
     return env
+
+
+class SharedEnvironment:
+    """A backend's one environment for the run, opened by the first node that needs it.
+
+    Parallel branches run nodes concurrently, so the opening is serialised.
+    """
+
+    def __init__(self, scope: RunScope, options: dict[str, Any]) -> None:
+        self._scope = scope
+        self._options = options
+        self._env: ExecutionEnvironment | None = None
+        self._lock = threading.Lock()
+
+    def get(self, context: Context | None) -> ExecutionEnvironment:
+        with self._lock:
+            if self._env is None:
+                self._env = open_environment(self._scope, self._options, context)
+            return self._env
 
 
 def _run_policy(scope: RunScope, workspace: Path) -> SandboxPolicy:
