@@ -53,14 +53,10 @@ class RunOptions:
     leak_max_file_bytes: int = DEFAULT_LEAK_MAX_FILE_BYTES
 
 
-def _under(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
 def check_sealed(suite: Suite, target_dir: Path) -> None:
     """The scenarios must not live inside the candidate's directory (nor contain it)."""
     target, sealed = target_dir.resolve(), suite.directory.resolve()
-    if _under(sealed, target) or _under(target, sealed):
+    if sealed.is_relative_to(target) or target.is_relative_to(sealed):
         raise UserError(
             "the scenarios live inside the candidate's directory, where its code could read them",
             where=str(sealed),

@@ -45,9 +45,6 @@ from shopfloor.validate.twin_guard import TwinGuard
 #: Pause between two polls of a `wait_until` condition.
 WAIT_POLL_S = 0.05
 
-#: The kinds a failure can have; the default redaction tells the agent only these.
-FAILURE_KINDS = ("ready", "step", "journal", "state", "response", "rubric", "timeout", "error")
-
 
 class ExpectationFailed(Exception):
     def __init__(self, kind: str, message: str) -> None:
