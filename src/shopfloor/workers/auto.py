@@ -15,7 +15,7 @@ from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.graph import Node
 from shopfloor.pipeline.outcome import Outcome
 from shopfloor.pipeline.scope import RunScope
-from shopfloor.workers.agent import AgentBackend
+from shopfloor.workers.agent import AgentBackend, AgentSettings
 from shopfloor.workers.repair.backend import RepairBackend
 
 
@@ -27,19 +27,16 @@ class AutoBackend:
         client = Client.from_env()
         if client.providers:
             self.agent = AgentBackend(scope, {k: v for k, v in options.items()
-                                              if k in ("provider", "model", "environment", "workspace")},
-                                      client=client)
+                                              if k in AgentSettings.model_fields}, client=client)
             scope.resources.callback(client.close)
 
     def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
         first = self.repair.run(node, prompt, context)
-        repaired = isinstance(first, Outcome) and first.context_updates.get("repair.repaired")
-        if not repaired and self.agent is not None:
-            if isinstance(first, Outcome):
-                self.scope.emit("auto.escalated", {"node_id": node.id, "to": "agent", "reason": first.notes})
-                context.apply_updates(first.context_updates)
-            return self.agent.run(node, prompt, context)
-        return first
+        if first.context_updates.get("repair.repaired") or self.agent is None:
+            return first
+        self.scope.emit("auto.escalated", {"node_id": node.id, "to": "agent", "reason": first.notes})
+        context.apply_updates(first.context_updates)
+        return self.agent.run(node, prompt, context)
 
 
 def create_backend(scope: RunScope, options: dict[str, Any]) -> AutoBackend:

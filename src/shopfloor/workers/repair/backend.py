@@ -83,7 +83,7 @@ class RepairBackend:
             raise UserError(f"invalid repair setting {'.'.join(map(str, err['loc']))}: {err['msg']}",
                             where=where, fix="see docs/repair.md") from None
 
-    def run(self, node: Node, prompt: str, context: Context) -> str | Outcome:
+    def run(self, node: Node, prompt: str, context: Context) -> Outcome:
         settings = self.settings_for(node)
         workspace = Path(settings.workspace or context.get_string("workspace.dir") or ".").resolve()
         if not workspace.is_dir():
