@@ -18,15 +18,13 @@ from shopfloor.pipeline.graph import Node
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
 from shopfloor.workers.agent import create_backend
-from tests.support.llm_server import Reply, ScriptedLLMServer, ToolUse
+from tests.support.llm_server import Reply, ScriptedLLMServer, ToolUse, llm_env, llm_server  # noqa: F401
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as srv:
-        for name, value in srv.env().items():
-            monkeypatch.setenv(name, value)
-        yield srv
+def server(llm_env: ScriptedLLMServer) -> ScriptedLLMServer:  # noqa: F811
+    """The scripted server, with every provider's *_API_KEY/*_BASE_URL pointing at it."""
+    return llm_env
 
 
 @pytest.fixture
