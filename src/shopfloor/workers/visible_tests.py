@@ -2,8 +2,8 @@
 
     visible_tests [type="shopfloor.tests", tests="tests", timeout=120s]
 
-Runs pytest in the run's workspace (`workspace.dir`, else `tests_cwd`, else the
-current directory), inside a bubblewrap sandbox, and reports the counts in the
+Runs pytest in the node's `tests_cwd`, else the run's workspace (`workspace.dir`),
+else the current directory,, inside a bubblewrap sandbox, and reports the counts in the
 context: `tests.visible.passed`, `.failed`, `.total`, `.rate` and the failing
 test ids in `.failing`. SUCCESS when every test passes, FAIL otherwise, so the
 pipeline can loop back to the implementing node.
@@ -44,7 +44,7 @@ class VisibleTestsHandler:
         self._runs = 0
 
     def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> Outcome:
-        workdir = Path(context.get_string("workspace.dir") or node.str_attr("tests_cwd", ".")).resolve()
+        workdir = Path(node.str_attr("tests_cwd") or context.get_string("workspace.dir") or ".").resolve()
         timeout = as_seconds(node.get("timeout")) or DEFAULT_TEST_TIMEOUT_S
         with SandboxedExecutionEnvironment(workdir, self.policy) as env:
             report = run_tests(env, node.str_attr("tests", "tests").split(), timeout_s=timeout)
