@@ -62,14 +62,12 @@ def parse_set_values(pairs: list[str]) -> dict[str, Any]:
 def load_graph(path: Path | str, *, quiet: bool) -> tuple[Graph, str]:
     """Parse, transform, validate (as `shopfloor validate` does); warnings to stderr unless `quiet`."""
     from shopfloor.assembly import pipeline_preparer
-    from shopfloor.pipeline.prepare import read_pipeline
 
-    source, _ = read_pipeline(Path(path))
     prepared = pipeline_preparer().prepare(Path(path))
     if not quiet:
         for diag in prepared.warnings:
             print(f"shopfloor: warning: {diag.line()}", file=sys.stderr)
-    return prepared.graph, source
+    return prepared.graph, prepared.source
 
 
 def make_interviewer(answers: Path | None, auto_approve: bool, stop: threading.Event,

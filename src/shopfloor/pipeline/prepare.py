@@ -56,10 +56,12 @@ def syntax_diagnostic(exc: DotSyntaxError) -> Diagnostic:
 class PreparedPipeline:
     graph: Graph
     diagnostics: list[Diagnostic]
+    #: The DOT text the graph was parsed from (callers that keep a copy need not read the file again).
+    source: str = ""
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d not in errors(self.diagnostics)]
+        return [d for d in self.diagnostics if d.severity is not Severity.ERROR]
 
 
 @dataclass
@@ -80,7 +82,7 @@ class Preparer:
         """Parse and transform, and return every diagnostic without raising on errors."""
         source, filename = read_pipeline(path_or_source)
         graph = apply_transforms(parse_dot(source, filename), [*built_in_transforms(), *self.transforms])
-        return PreparedPipeline(graph, validate(graph, self.rules, handler_types=self.handler_types))
+        return PreparedPipeline(graph, validate(graph, self.rules, handler_types=self.handler_types), source)
 
     def diagnose(self, path_or_source: str | Path) -> list[Diagnostic]:
         """Every diagnostic, a syntax error included as one `syntax` diagnostic (for lint output).
