@@ -3,7 +3,7 @@
     visible_tests [type="shopfloor.tests", tests="tests", timeout=120s]
 
 Runs pytest in the node's `tests_cwd`, else the run's workspace (`workspace.dir`),
-else the current directory,, inside a bubblewrap sandbox, and reports the counts in the
+else the current directory, inside a bubblewrap sandbox, and reports the counts in the
 context: `tests.visible.passed`, `.failed`, `.total`, `.rate` and the failing
 test ids in `.failing`. SUCCESS when every test passes, FAIL otherwise, so the
 pipeline can loop back to the implementing node.
