@@ -6,7 +6,10 @@
 
 
 def kill_all() -> int:
-    """Kill every live sandboxed process tree (the emergency stop); returns how many were alive."""
-    from shopfloor.sandbox.bwrap import kill_all as kill_all_sandboxes
+    """Kill every live sandboxed process tree (the emergency stop); returns how many were alive.
 
-    return kill_all_sandboxes()
+    Environments whose sandbox was killed start a fresh one on their next command.
+    """
+    from shopfloor.sandbox import registry
+
+    return registry.kill_all()

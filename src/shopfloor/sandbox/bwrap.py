@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from shopfloor.errors import UserError
-from shopfloor.sandbox import forward, registry
+from shopfloor.sandbox import forward
 from shopfloor.sandbox.cgroups import SandboxCgroup
 from shopfloor.sandbox.environment import (
     DEFAULT_SHELL,
@@ -54,7 +54,6 @@ from shopfloor.sandbox.environment import (
 from shopfloor.sandbox.files import DirEntry, FileOps, GrepOptions
 from shopfloor.sandbox.instance import SandboxGoneError, SandboxInstance
 from shopfloor.sandbox.policy import SandboxPolicy
-from shopfloor.sandbox.process import kill_group
 from shopfloor.store import state_dir
 
 #: The uid and gid commands run as inside the sandbox (mapped to the caller's uid outside).
@@ -363,15 +362,3 @@ class SandboxedExecutionEnvironment:
     def os_version(self) -> str:
         return host_os_version()
 
-
-def kill_all() -> int:
-    """Kill every live sandbox registered under this state directory (the emergency stop).
-
-    Returns how many were alive. Environments whose sandbox was killed start a
-    fresh one on their next command.
-    """
-    def kill_tree(pid: int, cgroup: SandboxCgroup | None, sig: int) -> None:
-        kill_group(pid, sig)
-        if cgroup is not None:
-            cgroup.kill()
-    return registry.kill_all(kill_tree)

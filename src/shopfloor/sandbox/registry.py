@@ -13,11 +13,11 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from shopfloor.sandbox.cgroups import SandboxCgroup
+from shopfloor.sandbox.process import kill_group
 from shopfloor.store import state_dir
 
 REGISTRY_DIR = "sandboxes"
@@ -73,16 +73,16 @@ def entries() -> list[Entry]:
     return out
 
 
-def kill_all(kill_tree: Callable[[int, SandboxCgroup | None, int], None]) -> int:
+def kill_all() -> int:
     """SIGKILL every registered sandbox still alive; returns how many were alive."""
     killed = 0
     for entry in entries():
         alive = _start_time(entry.pid) == entry.start_time
         if alive:
-            kill_tree(entry.pid, entry.cgroup, signal.SIGKILL)
+            kill_group(entry.pid, signal.SIGKILL)
             killed += 1
-        elif entry.cgroup is not None and entry.cgroup.pids.exists():
-            entry.cgroup.kill()  # bubblewrap is gone, but something may still run in its group
+        if entry.cgroup is not None and (alive or entry.cgroup.pids.exists()):
+            entry.cgroup.kill()  # even with bubblewrap gone, something may still run in its group
         with contextlib.suppress(OSError):
             entry.path.unlink()
     return killed
