@@ -225,9 +225,9 @@ def profile_for(client: ConfiguredProviders, provider: str | None = None,
     configured = list(client.providers)
     if not provider:
         if not configured:
-            raise ValueError("no LLM provider is configured; set OPENAI_API_KEY, ANTHROPIC_API_KEY or "
-                             "GEMINI_API_KEY (with *_BASE_URL for a local endpoint), or "
-                             "SHOPFLOOR_OPENAI_COMPAT_BASE_URL for an OpenAI-compatible server")
+            from shopfloor.llm.client import PROVIDER_ENV_HELP  # only on this error: keeps httpx off import
+
+            raise ValueError(f"no LLM provider is configured; {PROVIDER_ENV_HELP}")
         native = [name for name in configured if name in PROFILE_FACTORIES]
         provider = native[0] if native else configured[0]
     if provider in PROFILE_FACTORIES:
