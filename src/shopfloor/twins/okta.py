@@ -292,11 +292,7 @@ class OktaTwin(Twin):
         users = list(self.state["users"].values())
         expression = request.query.get("search") or request.query.get("filter")
         if expression:
-            try:
-                predicate = compile_filter(expression)
-            except FilterError as exc:
-                raise _error(400, "E0000031", str(exc)) from None
-            users = [u for u in users if predicate(u)]
+            users = _matching(users, expression)
             sort_by = request.query.get("sortBy")
             if sort_by and request.query.get("search"):
                 users.sort(
@@ -421,11 +417,7 @@ class OktaTwin(Twin):
             groups = [g for g in groups if g["profile"]["name"].lower().startswith(q)]
         expression = request.query.get("search") or request.query.get("filter")
         if expression:
-            try:
-                predicate = compile_filter(expression)
-            except FilterError as exc:
-                raise _error(400, "E0000031", str(exc)) from None
-            groups = [g for g in groups if predicate(g)]
+            groups = _matching(groups, expression)
         return self._page(request, groups, self._group_json)
 
     @route("GET", "/api/v1/groups/{gid}")
@@ -468,6 +460,15 @@ class OktaTwin(Twin):
             members.remove(user["id"])
             group["lastMembershipUpdated"] = okta_time(self.clock.now())
         return Response(status_code=204)
+
+
+def _matching(objects: list[dict[str, Any]], expression: str) -> list[dict[str, Any]]:
+    """The objects a `search`/`filter` expression selects; a bad expression is Okta's E0000031."""
+    try:
+        predicate = compile_filter(expression)
+    except FilterError as exc:
+        raise _error(400, "E0000031", str(exc)) from None
+    return [o for o in objects if predicate(o)]
 
 
 def _error_response(status: int, code: str, summary: str, causes: list[str] | None = None) -> Response:
