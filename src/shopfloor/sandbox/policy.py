@@ -9,9 +9,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopfloor.config import ProjectFile
+from shopfloor.sandbox.environment import DEFAULT_COMMAND_TIMEOUT_MS
+from shopfloor.sandbox.process import DEFAULT_KILL_GRACE_S, DEFAULT_MAX_OUTPUT_BYTES
 
 #: Wall-clock seconds for a command when the caller gives none (the spec's 10 s shell default).
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_S = DEFAULT_COMMAND_TIMEOUT_MS / 1000
 #: CPU seconds per process (RLIMIT_CPU); SIGXCPU at the limit, SIGKILL one second later.
 DEFAULT_CPU_SECONDS = 300
 #: Memory for the whole sandbox in MiB (cgroup memory limit; RLIMIT_AS per process without cgroups).
@@ -22,10 +24,9 @@ DEFAULT_MAX_PROCESSES = 256
 DEFAULT_MAX_FILE_SIZE_MB = 1024
 #: Open file descriptors per process (RLIMIT_NOFILE).
 DEFAULT_MAX_OPEN_FILES = 1024
-#: Bytes of stdout and of stderr kept per command; the rest is drained and counted.
-DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024
-#: Seconds between SIGTERM and SIGKILL when the wall-clock timeout fires.
-DEFAULT_KILL_GRACE_S = 2.0
+# Bytes of stdout and of stderr kept per command (DEFAULT_MAX_OUTPUT_BYTES) and seconds
+# between SIGTERM and SIGKILL (DEFAULT_KILL_GRACE_S) are the process runner's defaults,
+# shared with the local environment.
 #: Workspace paths (relative to the workspace, or absolute) that stay read-only inside.
 DEFAULT_READ_ONLY_PATHS: tuple[str, ...] = (".git",)
 #: Host paths replaced by an empty directory inside: home directories (secrets) and
