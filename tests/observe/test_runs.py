@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
-from shopfloor.observe.runs import RunRegistry
+import pytest
+
+from shopfloor.observe.runs import RunRegistry, registered_run
 
 
 def test_register_finish_and_find_live_runs() -> None:
@@ -39,3 +43,24 @@ def test_a_run_whose_process_died_is_not_live() -> None:
     runs.register("alive", "a.dot", "/runs/alive", os.getpid())
     assert [r.run_id for r in runs.live()] == ["alive"]
     assert {r.run_id for r in runs.list("running")} == {"crashed", "alive"}
+
+
+def test_registered_run_is_running_during_the_action_and_ends_with_its_status(tmp_path: Path) -> None:
+    def action() -> SimpleNamespace:
+        during = RunRegistry().get("r1")
+        assert during is not None and (during.status, during.pid) == ("running", os.getpid())
+        return SimpleNamespace(status="stopped")
+
+    assert registered_run("r1", "a.dot", tmp_path, action).status == "stopped"
+    record = RunRegistry().get("r1")
+    assert record is not None and record.status == "stopped" and record.logs_root == str(tmp_path.resolve())
+
+
+def test_registered_run_that_raises_is_recorded_as_error(tmp_path: Path) -> None:
+    def action() -> SimpleNamespace:
+        raise RuntimeError("handler crashed")
+
+    with pytest.raises(RuntimeError):
+        registered_run("r1", "a.dot", tmp_path, action)
+    record = RunRegistry().get("r1")
+    assert record is not None and record.status == "error" and record.ended_at is not None

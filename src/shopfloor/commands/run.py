@@ -12,7 +12,6 @@ Exit codes: 0 the pipeline succeeded, 1 it failed, 2 invalid input, 130 stopped
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import sys
@@ -149,21 +148,6 @@ def _set_aside_finished_run(logs_root: Path) -> None:
     print(f"shopfloor: previous run in {logs_root} moved to {aside}", file=sys.stderr)
 
 
-def _execute(run_id: str, pipeline: str, logs_root: Path, action: Any) -> RunResult:
-    from shopfloor.observe.runs import RunRegistry
-
-    runs = RunRegistry()
-    runs.register(run_id, pipeline, str(logs_root.resolve()), os.getpid())
-    status = "error"
-    try:
-        result: RunResult = action()
-        status = result.status
-        return result
-    finally:
-        runs.finish(run_id, status)
-        runs.close()
-
-
 def run_command(
     pipeline: Path = typer.Argument(..., help="The pipeline .dot file."),
     logs_root: Path | None = typer.Option(None, "--logs-root", help="Run directory (default runs/<run-id>)."),
@@ -177,6 +161,7 @@ def run_command(
     """Run a pipeline: exit 0 on success, 1 on failure, 2 on invalid input, 130 when stopped."""
     from shopfloor import assembly
     from shopfloor.config import ProjectFile
+    from shopfloor.observe.runs import registered_run
     from shopfloor.pipeline.run_dir import Manifest
     from shopfloor.pipeline.runner import DEFAULT_RUNS_DIR, new_run_id, start_run
 
@@ -192,7 +177,7 @@ def run_command(
     root = logs_root or Path(DEFAULT_RUNS_DIR) / manifest.run_id
     _set_aside_finished_run(root)
     with stop_on_signals(stop):
-        result = _execute(manifest.run_id, str(pipeline), root, lambda: start_run(
+        result = registered_run(manifest.run_id, str(pipeline), root, lambda: start_run(
             graph, logs_root=root, registry_factory=factory, interviewer=interviewer, manifest=manifest,
             dot_source=source, config=project, observers=_observers(as_json), stop_event=stop))
     report(result, as_json)
@@ -212,6 +197,7 @@ def resume_command(
     """Continue an interrupted run from its checkpoint; nodes that completed are not run again."""
     from shopfloor import assembly
     from shopfloor.config import ProjectFile
+    from shopfloor.observe.runs import registered_run
     from shopfloor.pipeline.checkpoint import Checkpoint
     from shopfloor.pipeline.run_dir import RunDir
     from shopfloor.pipeline.runner import resume_run
@@ -237,7 +223,7 @@ def resume_command(
     if manifest.pipeline:
         graph.filename = manifest.pipeline  # child pipelines resolve relative to the original file
     with stop_on_signals(stop):
-        result = _execute(manifest.run_id, manifest.pipeline, logs_root, lambda: resume_run(
+        result = registered_run(manifest.run_id, manifest.pipeline, logs_root, lambda: resume_run(
             graph, logs_root=logs_root, registry_factory=factory, interviewer=interviewer, config=project,
             observers=_observers(as_json), stop_event=stop))
     report(result, as_json)

@@ -10,12 +10,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 from shopfloor.store import connect, transaction
 
 RUNS_DB = "ledger.db"
 RUNNING = "running"
+#: Status recorded for a run whose process raised instead of returning a result.
+ERROR = "error"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -94,3 +99,28 @@ class RunRegistry:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class _Finished(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=_Finished)
+
+
+def registered_run(run_id: str, pipeline: str, logs_root: Path, action: Callable[[], _R]) -> _R:
+    """Run `action` listed as running under this process, then record its status (ERROR if it raises).
+
+    `shopfloor run`/`resume` and the server's runs share this, so every run is findable by `shopfloor stop`.
+    """
+    runs = RunRegistry()
+    runs.register(run_id, pipeline, str(logs_root.resolve()), os.getpid())
+    status = ERROR
+    try:
+        result = action()
+        status = result.status
+        return result
+    finally:
+        runs.finish(run_id, status)
+        runs.close()

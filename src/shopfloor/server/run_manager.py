@@ -9,7 +9,6 @@ the engine checkpoints and the run ends as "stopped".
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -158,21 +157,18 @@ class RunManager:
         return run, [d.line() for d in prepared.warnings]
 
     def _execute(self, run: ManagedRun, manifest: Any, source: str, factory: Any) -> None:
-        from shopfloor.observe.runs import RunRegistry
+        from shopfloor.observe.runs import registered_run
         from shopfloor.pipeline.runner import start_run
 
-        registry = RunRegistry()
-        registry.register(run.id, "<http>", str(run.logs_root.resolve()), os.getpid())
         try:
-            run.result = start_run(run.graph, logs_root=run.logs_root, registry_factory=factory,
-                                   interviewer=run.interviewer, manifest=manifest, dot_source=source,
-                                   config=self.server.config, observers=[run.observe], stop_event=run.stop)
+            run.result = registered_run(run.id, "<http>", run.logs_root, lambda: start_run(
+                run.graph, logs_root=run.logs_root, registry_factory=factory, interviewer=run.interviewer,
+                manifest=manifest, dot_source=source, config=self.server.config, observers=[run.observe],
+                stop_event=run.stop))
         except Exception as exc:  # a crashed run must still end its stream and show why
             run.error = f"{type(exc).__name__}: {exc}"
             run.feed.publish("RunError", {"error": run.error})
         finally:
-            registry.finish(run.id, run.status)
-            registry.close()
             run.feed.close()
 
     def cancel(self, run_id: str) -> ManagedRun:
