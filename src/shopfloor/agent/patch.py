@@ -197,10 +197,11 @@ def _seek(lines: list[str], pattern: list[str], start: int, end_of_file: bool) -
     last = len(lines) - len(pattern)
     for norm in LINE_NORMALIZERS:
         wanted = [norm(p) for p in pattern]
-        if end_of_file and last >= 0 and [norm(x) for x in lines[last:]] == wanted:
+        normed = [norm(x) for x in lines]  # once per pass, not once per candidate window
+        if end_of_file and last >= 0 and normed[last:] == wanted:
             return last
         for pos in range(start, last + 1):
-            if [norm(x) for x in lines[pos : pos + len(pattern)]] == wanted:
+            if normed[pos : pos + len(pattern)] == wanted:
                 return pos
     return None
 

@@ -103,10 +103,9 @@ def _fuzzy_spans(content: str, old: str) -> list[tuple[int, int]]:
         offsets.append(offsets[-1] + len(line) + 1)
     for norm in LINE_NORMALIZERS[1:]:
         wanted = [norm(x) for x in old_lines]
+        normed = [norm(x) for x in lines]  # once per pass, not once per candidate window
         hits = [
-            i
-            for i in range(len(lines) - len(old_lines) + 1)
-            if [norm(x) for x in lines[i : i + len(old_lines)]] == wanted
+            i for i in range(len(lines) - len(old_lines) + 1) if normed[i : i + len(old_lines)] == wanted
         ]
         if hits:
             return [(offsets[i], offsets[i + len(old_lines)] - 1) for i in hits]
