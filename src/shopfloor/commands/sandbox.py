@@ -21,8 +21,6 @@ from pathlib import Path
 
 import typer
 
-from shopfloor.sandbox.workspace import DEFAULT_PRUNE_MIN_AGE_S
-
 #: Wall-clock limit for `sandbox exec` when --timeout is not given (the spec's upper bound).
 DEFAULT_EXEC_TIMEOUT_S = 600.0
 
@@ -129,13 +127,15 @@ def workspace_discard(name: str = typer.Argument(..., help="Workspace name.")) -
 
 @workspace_app.command("prune")
 def workspace_prune(
-    min_age: float = typer.Option(DEFAULT_PRUNE_MIN_AGE_S, "--min-age",
-                                  help="Keep snapshots younger than this (seconds)."),
+    min_age: float | None = typer.Option(
+        None, "--min-age", show_default=False,
+        help="Keep snapshots younger than this (seconds; default: one hour)."),
 ) -> None:
     """Delete revision snapshots that no workspace uses any more."""
-    from shopfloor.sandbox.workspace import WorkspaceManager
+    # The default lives in sandbox.workspace, imported here rather than at CLI start.
+    from shopfloor.sandbox.workspace import DEFAULT_PRUNE_MIN_AGE_S, WorkspaceManager
 
-    removed = WorkspaceManager().prune(min_age)
+    removed = WorkspaceManager().prune(DEFAULT_PRUNE_MIN_AGE_S if min_age is None else min_age)
     typer.echo(f"pruned {len(removed)} snapshot(s)")
 
 
