@@ -34,8 +34,9 @@ class StreamAccumulator:
     """Collects stream events into the Response that complete() would have returned."""
 
     def __init__(self) -> None:
-        self._texts: dict[str, str] = {}
-        self._reasoning = ""
+        # Deltas are kept as chunk lists and joined once: appending to a growing str per delta is quadratic.
+        self._texts: dict[str, list[str]] = {}
+        self._reasoning: list[str] = []
         self._calls: list[ToolCall] = []
         self._final: Response | None = None
         self._finish: FinishReason | None = None
@@ -44,10 +45,9 @@ class StreamAccumulator:
     def process(self, event: StreamEvent) -> None:
         kind = event.type
         if kind == StreamEventType.TEXT_DELTA:
-            key = event.text_id or ""
-            self._texts[key] = self._texts.get(key, "") + (event.delta or "")
+            self._texts.setdefault(event.text_id or "", []).append(event.delta or "")
         elif kind == StreamEventType.REASONING_DELTA:
-            self._reasoning += event.reasoning_delta or ""
+            self._reasoning.append(event.reasoning_delta or "")
         elif kind == StreamEventType.TOOL_CALL_END and event.tool_call is not None:
             self._calls.append(event.tool_call)
         elif kind == StreamEventType.FINISH:
@@ -64,9 +64,9 @@ class StreamAccumulator:
         if self._final is not None:
             return self._final
         parts: list[ContentPart] = []
-        if self._reasoning:
-            parts.append(ContentPart(kind=ContentKind.THINKING, thinking=ThinkingData(text=self._reasoning)))
-        parts += [ContentPart.of_text(t) for t in self._texts.values()]
+        if reasoning := "".join(self._reasoning):
+            parts.append(ContentPart(kind=ContentKind.THINKING, thinking=ThinkingData(text=reasoning)))
+        parts += [ContentPart.of_text("".join(chunks)) for chunks in self._texts.values()]
         parts += [
             ContentPart(
                 kind=ContentKind.TOOL_CALL,
