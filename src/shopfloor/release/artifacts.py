@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor.errors import UserError
+from shopfloor.release.canonical import canonical_sha256
 from shopfloor.store import state_dir
 
 #: Directory names never included in an artifact (VCS metadata, caches, virtualenvs, our own state).
@@ -259,7 +260,7 @@ class ArtifactStore:
 
 def diff_hash(changes: list[dict[str, str]]) -> str:
     """sha256 of a canonical diff listing: what an approval of that diff is bound to."""
-    return hashlib.sha256(json.dumps(changes, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_sha256(changes)
 
 
 def _fsync_dir(path: Path) -> None:

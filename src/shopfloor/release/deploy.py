@@ -26,7 +26,6 @@ the rendered env (never its values: they may be secrets) and the injected fault.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import sys
@@ -38,6 +37,7 @@ from shopfloor.config import ProjectFile
 from shopfloor.errors import UserError
 from shopfloor.release.analysis import Verdict, run_analysis
 from shopfloor.release.artifacts import ArtifactStore
+from shopfloor.release.canonical import canonical_sha256
 from shopfloor.release.drift import ContextSnapshot, capture_snapshot, compare
 from shopfloor.release.env_templates import env_digest, render_env
 from shopfloor.release.errors import DriftDetected, IdempotencyKeyReused, RequestInFlight, TargetBusy
@@ -55,7 +55,7 @@ _DRIVING_LOCK = threading.Lock()
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_sha256(payload)
 
 
 def deploy_payload(digest: str, target: str, env: dict[str, str],

@@ -10,7 +10,6 @@ the values it was deployed with, not whatever the context holds later.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shopfloor.errors import UserError
+from shopfloor.release.canonical import canonical_sha256
 
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
 
@@ -63,4 +63,4 @@ def render_env(env: Mapping[str, str], context: Mapping[str, Any] | None, *, tar
 
 def env_digest(env: Mapping[str, str]) -> str:
     """What the idempotency payload keeps of an env: its hash, never the values (they may be secrets)."""
-    return hashlib.sha256(json.dumps(dict(env), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_sha256(dict(env))
