@@ -65,6 +65,19 @@ STEP_KEY = "internal.step"
 RUN_ID_KEY = "internal.run_id"
 
 
+def record_completed(completed: list[str], outcomes: dict[str, str], node: Node, outcome: Outcome) -> None:
+    """Note `node` as completed and, for a parallel node, every node its branches completed."""
+    completed.append(node.id)
+    outcomes[node.id] = outcome.status.value
+    if node.handler_type != "parallel":
+        return
+    for branch in outcome.context_updates.get(PARALLEL_RESULTS_KEY, []):
+        branch_outcomes = branch.get("node_outcomes", {})
+        for branch_node in branch.get("completed_nodes", []):
+            completed.append(branch_node)
+            outcomes[branch_node] = branch_outcomes.get(branch_node, "")
+
+
 @dataclass
 class RunResult:
     status: str  # success | fail | stopped
@@ -262,19 +275,12 @@ class PipelineEngine:
                                             index=step, retries=state.retries,
                                             attempts=state.attempts, flush=False)
         state.last_fidelity = mode
-        state.completed.append(node.id)
-        state.outcomes[node.id] = outcome.status.value
+        record_completed(state.completed, state.outcomes, node, outcome)
         ctx.apply_updates(outcome.context_updates)
         if outcome.status != StageStatus.SKIPPED:
             ctx.set("outcome", outcome.status.value)
         if outcome.preferred_label:
             ctx.set("preferred_label", outcome.preferred_label)
-        is_parallel = node.handler_type == "parallel"
-        branches = outcome.context_updates.get(PARALLEL_RESULTS_KEY, []) if is_parallel else []
-        for branch in branches:
-            for branch_node in branch.get("completed_nodes", []):
-                state.completed.append(branch_node)
-                state.outcomes[branch_node] = branch.get("node_outcomes", {}).get(branch_node, "")
         return outcome
 
     def _next(self, state: _State, node: Node, outcome: Outcome) -> Route | None:

@@ -27,7 +27,7 @@ from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.edge_selection import route
 from shopfloor.pipeline.engine import PARALLEL_JOIN_KEY as JOIN_KEY
 from shopfloor.pipeline.engine import PARALLEL_RESULTS_KEY as RESULTS_KEY
-from shopfloor.pipeline.engine import STEP_KEY
+from shopfloor.pipeline.engine import STEP_KEY, record_completed
 from shopfloor.pipeline.events import (
     EventBus,
     ParallelBranchCompleted,
@@ -173,17 +173,10 @@ class ParallelHandler:
                 node, context, graph, logs_root, step=key, index=index, retries=retries,
                 attempts=attempts)
             position += 1
-            result.completed_nodes.append(node.id)
-            result.node_outcomes[node.id] = outcome.status.value
+            record_completed(result.completed_nodes, result.node_outcomes, node, outcome)
             result.status, result.notes, result.failure_reason = (
                 outcome.status.value, outcome.notes, outcome.failure_reason)
             result.last_node = node.id
-            is_parallel = node.handler_type == "parallel"
-            nested_results = outcome.context_updates.get(RESULTS_KEY, []) if is_parallel else []
-            for nested in nested_results:
-                for nested_node in nested.get("completed_nodes", []):
-                    result.completed_nodes.append(nested_node)
-                    result.node_outcomes[nested_node] = nested.get("node_outcomes", {}).get(nested_node, "")
             context.apply_updates(outcome.context_updates)
             result.updates.update({k: v for k, v in outcome.context_updates.items()
                                    if not k.startswith(("internal.", "parallel."))})
