@@ -119,13 +119,12 @@ class Budget:
             return out
 
     def _room(self, resource: str) -> float | None:
+        """What is left of `resource` here, net of what reservations hold (None: unlimited)."""
         limit = getattr(self.limits, resource)
         if limit is None:
             return None
-        s = self._spend
-        used = {"usd": s.usd + s.reserved_usd, "tokens": s.tokens + s.reserved_tokens,
-                "tool_calls": s.tool_calls, "wall_clock_s": self.elapsed_s()}[resource]
-        return limit - used
+        held = getattr(self._spend, f"reserved_{resource}", 0)  # only usd and tokens are reserved
+        return limit - self._used(resource) - held
 
     def check(self) -> None:
         """Raise BudgetExceeded if any level of the chain is already exhausted."""
@@ -138,9 +137,7 @@ class Budget:
                                              b._used(resource))
 
     def _used(self, resource: str) -> float:
-        s = self._spend
-        return {"usd": s.usd, "tokens": s.tokens, "tool_calls": s.tool_calls,
-                "wall_clock_s": self.elapsed_s()}[resource]
+        return self.elapsed_s() if resource == "wall_clock_s" else getattr(self._spend, resource)
 
     # ---- spending -----------------------------------------------------------------------
     def reserve(self, usd: float, tokens: int) -> Reservation:
