@@ -26,7 +26,7 @@ from shopfloor.pipeline.scope import RunScope
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment, LocalExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
-from shopfloor.sandbox.workspace import WorkspaceManager
+from shopfloor.sandbox.workspace import METADATA_FILE, WorkspaceManager
 
 ENVIRONMENT_KINDS = ("sandbox", "local")
 DEFAULT_ENVIRONMENT_KIND = "sandbox"
@@ -116,8 +116,9 @@ def _run_workspace(scope: RunScope, project: Path, revision: str) -> Path:
     """The run's copy-on-write workspace (the same one on resume), kept as a candidate when the run ends."""
     manager = WorkspaceManager()
     name = re.sub(r"[^A-Za-z0-9._-]", "-", f"run-{scope.run_id}")[:64]
-    existing = {w.name for w in manager.list()}
-    created = manager.get(name) if name in existing else manager.create(project, revision, name=name)
+    # A resumed run finds its workspace by name; no need to read every other workspace's metadata.
+    resumed = (manager.workspaces / name / METADATA_FILE).exists()
+    created = manager.get(name) if resumed else manager.create(project, revision, name=name)
     scope.emit("agent.workspace", {"name": created.name, "path": created.path, "revision": created.revision,
                                    "strategy": created.strategy})
     scope.resources.callback(manager.keep, created.name)
