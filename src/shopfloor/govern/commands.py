@@ -28,9 +28,6 @@ class CommandVerdict:
     reason: str = ""
     rule: str = ""
 
-    def message(self, command: str) -> str:
-        return f"command refused by policy ({self.reason}): {command}"
-
 
 def _segments(command: str) -> list[list[str]]:
     out = []
