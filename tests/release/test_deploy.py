@@ -20,8 +20,14 @@ from shopfloor.release.errors import EXIT_IN_FLIGHT, EXIT_KEY_REUSED, RequestInF
 from shopfloor.release.ledger import Ledger
 from shopfloor.release.releases import create_release
 from shopfloor.release.target_client import TargetClient
-from shopfloor.store import transaction
-from tests.support.release import make_service, smoke_metric, starts, target_toml
+from tests.support.release import (
+    kill_daemon,
+    make_service,
+    orphan_deployment,
+    smoke_metric,
+    starts,
+    target_toml,
+)
 
 
 def _release(project: Path, version: str, mode: str = "ok") -> str:
@@ -199,9 +205,7 @@ def test_after_the_target_daemon_dies_the_next_deploy_restores_stable_first(proj
     (project / "shopfloor.toml").write_text(target_toml(metrics=smoke_metric(project.parent), count=1))
     releaser = Releaser(ProjectFile.load())
     releaser.deploy(_release(project, "v1"), "web", "one")
-    daemon_pid = TargetClient("web").state()["pid"]
-    os.kill(daemon_pid, signal.SIGKILL)  # its services die with it (PR_SET_PDEATHSIG)
-    os.waitpid(daemon_pid, 0)
+    kill_daemon()
     result = releaser.deploy(_release(project, "v2"), "web", "two")
     assert result["state"] == "succeeded" and result["plan"] == [50]  # canaried against the restored v1
     assert starts(project.parent) == ["v1", "v1", "v2"]
@@ -212,17 +216,8 @@ def test_a_deploy_interrupted_with_its_daemon_is_resumed_on_a_new_one(project: P
     releaser = Releaser(ProjectFile.load())
     releaser.deploy(_release(project, "v1"), "web", "one")
     v2 = _release(project, "v2")
-    with Ledger() as ledger:  # a deployment left mid-analysis by a process that died with the daemon
-        with transaction(ledger.conn):
-            ledger.insert_deployment(ledger.conn, dep_id="dep-orphan", target="web", digest=v2, kind="deploy",
-                                     owner="0:gone")
-        dep = ledger.deployment("dep-orphan")
-        assert dep is not None
-        for state in ("provisioning", "step", "analyzing"):
-            dep = ledger.transition(dep, state, result={"plan": [50]})
-    daemon_pid = TargetClient("web").state()["pid"]
-    os.kill(daemon_pid, signal.SIGKILL)
-    os.waitpid(daemon_pid, 0)
+    orphan_deployment(v2)
+    kill_daemon()
     history = releaser.history("web")  # any release command resumes it
     assert [d["state"] for d in history["deployments"]] == ["succeeded", "succeeded"]
     assert [(t["digest"], t["weight"]) for t in history["traffic"]] == [(v2, 100)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from shopfloor.release.ledger import Ledger
 from shopfloor.release.releases import create_release
 from shopfloor.release.target_client import TargetClient
 from shopfloor.store import transaction
-from tests.support.release import make_service, target_toml
+from tests.support.release import kill_daemon, make_service, orphan_deployment, target_toml
 
 TWIN_ENV = ('env = { SLACK_API_URL = "{{context.twins.slack.base_url}}", '
             'SLACK_URL = "{{ context.twins.slack.url }}" }')
@@ -138,17 +137,8 @@ def test_rollback_and_resume_recreate_each_release_with_its_own_env(project: Pat
 
     # A deployment interrupted mid-analysis, then its daemon killed: the next release command restores the
     # stable release and resumes the deployment, each with the env recorded in the ledger.
-    with Ledger() as ledger:
-        with transaction(ledger.conn):
-            ledger.insert_deployment(ledger.conn, dep_id="dep-orphan", target="web", digest=v3, kind="deploy",
-                                     owner="0:gone", env={"LABEL": "run three", "STATIC": "plain"})
-        dep = ledger.deployment("dep-orphan")
-        assert dep is not None
-        for state in ("provisioning", "step", "analyzing"):
-            dep = ledger.transition(dep, state, result={"plan": [50]})
-    daemon_pid = TargetClient("web").state()["pid"]
-    os.kill(daemon_pid, signal.SIGKILL)
-    os.waitpid(daemon_pid, 0)
+    orphan_deployment(v3, env={"LABEL": "run three", "STATIC": "plain"})
+    kill_daemon()
     history = releaser.history("web")
     assert history["deployments"][-1]["state"] == "succeeded"
     assert _env(history["proxy_port"], "LABEL") == "run three"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import textwrap
 import threading
@@ -12,6 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from shopfloor.release.ledger import Ledger
+from shopfloor.release.target_client import TargetClient
+from shopfloor.store import transaction
 
 SERVICE_SOURCE = textwrap.dedent('''
     """A tiny service: GET /healthz is 200; GET /env/NAME answers $NAME; other paths answer per mode.txt.
@@ -161,3 +166,22 @@ class Traffic:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def orphan_deployment(digest: str, *, target: str = "web", env: dict[str, str] | None = None) -> None:
+    """Leave a deployment mid-analysis, owned by a process that is gone (as if it died with the daemon)."""
+    with Ledger() as ledger:
+        with transaction(ledger.conn):
+            ledger.insert_deployment(ledger.conn, dep_id="dep-orphan", target=target, digest=digest,
+                                     kind="deploy", owner="0:gone", env=env)
+        dep = ledger.deployment("dep-orphan")
+        assert dep is not None
+        for state in ("provisioning", "step", "analyzing"):
+            dep = ledger.transition(dep, state, result={"plan": [50]})
+
+
+def kill_daemon(target: str = "web") -> None:
+    """SIGKILL the target's daemon and reap it; its services die with it (PR_SET_PDEATHSIG)."""
+    daemon_pid = TargetClient(target).state()["pid"]
+    os.kill(daemon_pid, signal.SIGKILL)
+    os.waitpid(daemon_pid, 0)
