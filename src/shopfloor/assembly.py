@@ -52,11 +52,16 @@ def _load(target: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def create_backend(name: str, scope: RunScope, options: dict[str, Any] | None = None) -> CodergenBackend:
-    """The codergen backend registered as `name` in BACKENDS."""
+def require_backend(name: str) -> None:
+    """Raise the one-line error for a backend name that is not in BACKENDS."""
     if name not in BACKENDS:
         raise UserError(f"unknown backend {name!r}", where="--backend",
                         fix=f"use one of {', '.join(sorted(BACKENDS))}")
+
+
+def create_backend(name: str, scope: RunScope, options: dict[str, Any] | None = None) -> CodergenBackend:
+    """The codergen backend registered as `name` in BACKENDS."""
+    require_backend(name)
     backend: CodergenBackend = _load(BACKENDS[name])(scope, dict(options or {}))
     return backend
 
@@ -72,9 +77,7 @@ def build_registry(scope: RunScope, events: EventBus, backend: CodergenBackend |
 def registry_factory(backend_name: str, options: dict[str, Any] | None = None,
                      ) -> Callable[[RunScope, EventBus], HandlerRegistry]:
     """What `pipeline.runner.start_run` needs: a per-run registry with the named backend."""
-    if backend_name not in BACKENDS:  # fail before a run directory is created
-        raise UserError(f"unknown backend {backend_name!r}", where="--backend",
-                        fix=f"use one of {', '.join(sorted(BACKENDS))}")
+    require_backend(backend_name)  # fail before a run directory is created
 
     def build(scope: RunScope, events: EventBus) -> HandlerRegistry:
         return build_registry(scope, events, create_backend(backend_name, scope, options))

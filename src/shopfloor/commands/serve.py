@@ -18,6 +18,9 @@ import typer
 
 from shopfloor.errors import UserError
 
+#: Where the server listens unless --host/--port say otherwise (loopback: runs execute agent code).
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
 #: Pending connections the listening socket queues.
 DEFAULT_BACKLOG = 128
 #: Seconds open connections (SSE streams) get to finish when the server shuts down.
@@ -25,8 +28,8 @@ DEFAULT_GRACEFUL_SHUTDOWN_S = 5
 
 
 def serve_command(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
-    port: int = typer.Option(8787, "--port", help="Port to bind; 0 picks a free one."),
+    host: str = typer.Option(DEFAULT_HOST, "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to bind; 0 picks a free one."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run directories are created."),
     backend: str = typer.Option("simulate", "--backend", help="Default codergen backend for runs."),
     max_runs: int | None = typer.Option(None, "--max-runs",
@@ -41,9 +44,7 @@ def serve_command(
     from shopfloor.server.app import ServerContext, create_app
     from shopfloor.server.settings import ServerSettings
 
-    if backend not in assembly.BACKENDS:
-        raise UserError(f"unknown backend {backend!r}", where="--backend",
-                        fix=f"use one of {', '.join(sorted(assembly.BACKENDS))}")
+    assembly.require_backend(backend)
     if max_runs is not None and max_runs < 1:
         raise UserError("--max-runs must be at least 1", where="--max-runs", fix="pass --max-runs 1 or more")
     project = ProjectFile.load(config)

@@ -28,9 +28,6 @@ ROUTE_MODULES: list[str] = [
     "shopfloor.server.stop_routes",  # POST /stop/{run_id}, POST /stop (emergency stop)
 ]
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
-
 
 @dataclass
 class ServerContext:
