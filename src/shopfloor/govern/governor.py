@@ -184,10 +184,13 @@ class SessionGovernor:
             return
         self.stop(f"brake: {iv.detector}: {iv.reason}")
 
-    def _budget_exceeded(self, exc: BudgetExceeded) -> None:
+    def _emit_budget_exceeded(self, exc: BudgetExceeded) -> None:
         self.emit("govern.budget_exceeded", {"level": exc.level, "resource": exc.resource,
                                              "limit": exc.limit, "spent": exc.spent,
                                              "reason": str(exc), "node_id": self.node_id})
+
+    def _budget_exceeded(self, exc: BudgetExceeded) -> None:
+        self._emit_budget_exceeded(exc)
         if exc.level == self.budget.root.path and self.on_run_budget_exhausted is not None:
             self.on_run_budget_exhausted(exc)
         self.stop(str(exc))
@@ -196,9 +199,7 @@ class SessionGovernor:
         """A subagent hit a limit: it stops; its parent stops too when the limit was the run's or the
         parent's own (the parent's next call would be refused anyway)."""
         if exc.level.startswith(self.budget.path + "/"):  # the subagent's own level
-            self.emit("govern.budget_exceeded", {"level": exc.level, "resource": exc.resource,
-                                                 "limit": exc.limit, "spent": exc.spent,
-                                                 "reason": str(exc), "node_id": self.node_id})
+            self._emit_budget_exceeded(exc)
             assert self.session is not None
             for handle in list(self.session.subagents.agents.values()):
                 if handle.session.id == session_id and handle.session.state == SessionState.PROCESSING:
