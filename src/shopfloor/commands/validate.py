@@ -56,24 +56,17 @@ def run_command(
     import time
 
     from shopfloor.config import ProjectFile
-    from shopfloor.errors import UserError
     from shopfloor.sandbox.policy import SandboxPolicy
     from shopfloor.store import state_dir
     from shopfloor.validate.config import ValidateConfig
-    from shopfloor.validate.report import REDACTION_LEVELS
+    from shopfloor.validate.report import redaction_level
     from shopfloor.validate.runner import RunOptions, run_scenarios
     from shopfloor.validate.suite import load_suite
     from shopfloor.validate.trajectory import TrajectoryResult
 
     project_file = ProjectFile.load()
     config = project_file.section("validate", ValidateConfig)
-    level = redaction or config.redaction
-    if level not in REDACTION_LEVELS:
-        raise UserError(
-            f"unknown redaction level {level!r}",
-            where="--redaction",
-            fix=f"use one of {', '.join(REDACTION_LEVELS)}",
-        )
+    level = redaction_level(redaction or config.redaction, where="--redaction")
     suite = load_suite(directory)
     options = RunOptions(
         target_dir=target_dir,
@@ -102,7 +95,7 @@ def run_command(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
     (out_dir / "report.md").write_text(report.to_markdown())
-    (out_dir / "feedback.txt").write_text(report.feedback(level) + "\n")  # type: ignore[arg-type]
+    (out_dir / "feedback.txt").write_text(report.feedback(level) + "\n")
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
     else:

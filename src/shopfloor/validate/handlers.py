@@ -28,7 +28,7 @@ from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
 from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.validate.config import ValidateConfig
-from shopfloor.validate.report import REDACTION_LEVELS, ScenarioReport
+from shopfloor.validate.report import DEFAULT_REDACTION, Redaction, ScenarioReport, redaction_level
 from shopfloor.validate.runner import RunOptions, run_scenarios
 from shopfloor.validate.suite import load_suite
 from shopfloor.validate.visible import VisibleTests
@@ -115,13 +115,7 @@ class ScenariosHandler:
                     fix='add scenarios="DIR" to the node or `scenarios = "DIR"` under [validate]',
                 )
             path = Path(directory) if Path(directory).is_absolute() else self._base() / directory
-            level = node.str_attr("redaction") or config.redaction
-            if level not in REDACTION_LEVELS:
-                raise UserError(
-                    f"unknown redaction level {level!r}",
-                    where=node.id,
-                    fix=f"use one of {', '.join(REDACTION_LEVELS)}",
-                )
+            level = redaction_level(node.str_attr("redaction") or config.redaction, where=node.id)
             lower = _float(node, "lower_bound", config.lower_bound)
             options = self._options(node, context, config, logs_root)
             report = run_scenarios(load_suite(path), options)
@@ -130,13 +124,13 @@ class ScenariosHandler:
         return self._outcome(node, report, level, lower, logs_root)
 
     def _outcome(
-        self, node: Node, report: ScenarioReport, level: str, lower: float, logs_root: Path
+        self, node: Node, report: ScenarioReport, level: Redaction, lower: float, logs_root: Path
     ) -> Outcome:
         stage_dir = logs_root / node.id
         stage_dir.mkdir(parents=True, exist_ok=True)
         (stage_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
         (stage_dir / "report.md").write_text(report.to_markdown())
-        feedback = report.feedback(level)  # type: ignore[arg-type]
+        feedback = report.feedback(level)
         if report.leaks:
             status = StageStatus.FAIL
         elif report.passed:
@@ -193,16 +187,8 @@ def _attribute_problems(graph: Graph) -> Iterable[Diagnostic]:
             lambda n=node: _float(n, "lower_bound", 0),
             lambda n=node: _int(n, "trajectories", None),
             lambda n=node: _int(n, "parallel", None),
+            lambda n=node: redaction_level(n.str_attr("redaction") or DEFAULT_REDACTION, where=n.id),
         ]
-        redaction = node.str_attr("redaction")
-        if redaction and redaction not in REDACTION_LEVELS:
-            yield Diagnostic(
-                "scenarios_attributes",
-                Severity.ERROR,
-                f"unknown redaction level {redaction!r}",
-                node_id=node.id,
-                fix=f"use one of {', '.join(REDACTION_LEVELS)}",
-            )
         for check in checks:
             try:
                 check()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from shopfloor.errors import UserError
 from shopfloor.validate.leaks import Leak
 from shopfloor.validate.stats import wilson_interval
 from shopfloor.validate.trajectory import TrajectoryResult
@@ -16,6 +17,15 @@ Redaction = Literal["count", "kind", "message"]
 REDACTION_LEVELS: tuple[str, ...] = ("count", "kind", "message")
 #: What the agent is told about failed scenarios unless configured otherwise.
 DEFAULT_REDACTION: Redaction = "kind"
+
+
+def redaction_level(raw: str, *, where: str) -> Redaction:
+    """`raw` as a redaction level (from a flag or a node attribute), or a one-line error naming the levels."""
+    if raw not in REDACTION_LEVELS:
+        raise UserError(
+            f"unknown redaction level {raw!r}", where=where, fix=f"use one of {', '.join(REDACTION_LEVELS)}"
+        )
+    return cast(Redaction, raw)
 #: Satisfaction at or above which a candidate passes.
 DEFAULT_THRESHOLD = 0.9
 #: Satisfaction above which (and below the threshold) a pipeline stage is PARTIAL_SUCCESS.
