@@ -14,7 +14,7 @@ from shopfloor.sandbox import kill_all, registry
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment
 from shopfloor.sandbox.policy import DEFAULT_MEMORY_MB, SandboxPolicy
-from tests.support.sandbox import connect_script
+from tests.support.sandbox import connect_script, run_in_background
 
 
 def test_is_an_execution_environment_that_runs_in_the_workspace(open_sandbox, workspace: Path) -> None:
@@ -70,29 +70,23 @@ def socket_server():  # type: ignore[no-untyped-def]
 
 def test_kill_all_stops_every_live_sandbox(open_sandbox) -> None:
     env = open_sandbox()
-    results = []
-    worker = threading.Thread(target=lambda: results.append(env.exec_command("sleep 60", timeout_ms=60_000)))
-    worker.start()
+    finished = run_in_background(env)
     deadline = time.monotonic() + 5
     while "sleep" not in env.exec_command("ps -eo comm").stdout and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(registry.entries()) == 1
     assert kill_all() == 1
-    worker.join(5)
-    assert not worker.is_alive() and results[0].exit_code == 137
+    assert finished().exit_code == 137
     assert registry.entries() == []
     assert env.exec_command("echo back").stdout == "back\n"  # a later command gets a fresh sandbox
 
 
 def test_cleanup_kills_running_commands(open_sandbox) -> None:
     env = open_sandbox()
-    results = []
-    worker = threading.Thread(target=lambda: results.append(env.exec_command("sleep 60", timeout_ms=60_000)))
-    worker.start()
+    finished = run_in_background(env)
     time.sleep(0.3)
     env.cleanup()
-    worker.join(5)
-    assert not worker.is_alive() and results[0].exit_code == 137
+    assert finished().exit_code == 137
 
 
 def test_file_size_limit_is_reported(open_sandbox) -> None:

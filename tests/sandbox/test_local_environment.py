@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from shopfloor.sandbox.environment import (
 )
 from shopfloor.sandbox.files import GrepOptions
 from shopfloor.sandbox.process import DEFAULT_KILL_GRACE_S
+from tests.support.sandbox import run_in_background
 
 
 @pytest.fixture
@@ -128,14 +128,10 @@ def test_output_is_capped_but_fully_drained(tmp_path: Path) -> None:
 
 
 def test_cleanup_kills_running_commands(env: LocalExecutionEnvironment) -> None:
-    results = []
-    worker = threading.Thread(target=lambda: results.append(env.exec_command("sleep 60", timeout_ms=60_000)))
-    worker.start()
+    finished = run_in_background(env)
     time.sleep(0.3)
     env.cleanup()
-    worker.join(5)
-    assert not worker.is_alive()
-    assert results[0].exit_code == 137
+    assert finished().exit_code == 137
 
 
 def test_background_children_do_not_block_the_result(env: LocalExecutionEnvironment, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from shopfloor.sandbox import registry
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
+from shopfloor.sandbox.environment import ExecResult, ExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
 
 
@@ -34,6 +35,22 @@ def processes_with_argument(marker: str) -> list[int]:
             if marker.encode() in cmdline and state != "Z":
                 found.append(int(entry))
     return found
+
+
+def run_in_background(env: ExecutionEnvironment, command: str = "sleep 60") -> Callable[[], ExecResult]:
+    """Start `command` on `env` in a thread, so the test can stop it from outside.
+
+    Returns `finished()`: waits (5 s at most) for the command, checks that it ended, gives its result.
+    """
+    results: list[ExecResult] = []
+    worker = threading.Thread(target=lambda: results.append(env.exec_command(command, timeout_ms=60_000)))
+    worker.start()
+
+    def finished() -> ExecResult:
+        worker.join(5)
+        assert not worker.is_alive()
+        return results[0]
+    return finished
 
 
 @pytest.fixture
