@@ -7,7 +7,6 @@ Outcomes come from the status-file contract: `{logs_root}/{node_id}/status.json`
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ from shopfloor.errors import UserError
 from shopfloor.pipeline.dot_writer import quote
 from shopfloor.pipeline.graph import Graph
 from shopfloor.pipeline.outcome import Outcome
+from shopfloor.pipeline.run_dir import write_atomic
 
 #: How long Graphviz may take to lay out one graph.
 DEFAULT_RENDER_TIMEOUT_S = 60.0
@@ -92,13 +92,9 @@ def render(graph: Graph, output: Path, *, logs_root: Path | None = None,
         raise UserError("logs root is not a directory", where=str(logs_root), fix="pass a run's --logs-root")
     outcomes = read_outcomes(graph, logs_root) if logs_root else {}
     drawing = render_bytes(graph, fmt, outcomes=outcomes, timeout_s=timeout_s)
-    # Write-then-rename: an interrupted render never leaves a truncated drawing behind.
-    tmp = output.with_name(f".{output.name}.tmp")
-    try:
-        tmp.write_bytes(drawing)
-        os.replace(tmp, output)
+    try:  # write-then-rename: an interrupted render never leaves a truncated drawing behind
+        write_atomic(output, drawing)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write the drawing: {exc.strerror}", where=str(output),
                         fix="check that the directory exists and is writable") from None
     return outcomes

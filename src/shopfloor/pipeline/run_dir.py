@@ -56,8 +56,12 @@ def write_file(path: Path | str, payload: bytes, *, durable: bool = False) -> No
 def write_atomic(path: Path, payload: bytes, *, durable: bool = False) -> None:
     """Temp file + rename; with `durable`, fsync before the rename (survives power loss, not just kill -9)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write_file(tmp, payload, durable=durable)
-    os.replace(tmp, path)
+    try:
+        write_file(tmp, payload, durable=durable)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full, target is a directory) leaves no debris
+        raise
 
 
 def write_json_atomic(path: Path, data: Any, *, durable: bool = False) -> None:
