@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -19,14 +19,6 @@ if TYPE_CHECKING:
     from shopfloor.pipeline.diagnostics import Diagnostic
 
 EXIT_OK, EXIT_ERRORS = 0, 1
-
-
-def _parse(path: Path) -> Any:
-    from shopfloor.pipeline.parser import parse_dot
-    from shopfloor.pipeline.prepare import read_pipeline
-
-    source, filename = read_pipeline(path)
-    return parse_dot(source, filename)
 
 
 def _print_table(path: Path, diagnostics: list[Diagnostic]) -> None:
@@ -58,7 +50,9 @@ def _print_table(path: Path, diagnostics: list[Diagnostic]) -> None:
 
 def parse_command(pipeline: Path = typer.Argument(..., help="The pipeline .dot file.")) -> None:
     """Print the pipeline's JSON AST: graph attributes, nodes and edges, as written."""
-    typer.echo(json.dumps(_parse(pipeline).to_dict(), indent=2))
+    from shopfloor.pipeline.prepare import parse_pipeline
+
+    typer.echo(json.dumps(parse_pipeline(pipeline).to_dict(), indent=2))
 
 
 def validate_command(
@@ -95,9 +89,10 @@ def render_command(
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds Graphviz may take (default 60)."),
 ) -> None:
     """Draw the pipeline with Graphviz; with --logs-root, nodes are coloured by outcome."""
+    from shopfloor.pipeline.prepare import parse_pipeline
     from shopfloor.pipeline.render import DEFAULT_RENDER_TIMEOUT_S, render
 
-    graph = _parse(pipeline)
+    graph = parse_pipeline(pipeline)
     outcomes = render(graph, output, logs_root=logs_root,
                       timeout_s=DEFAULT_RENDER_TIMEOUT_S if timeout is None else timeout)
     ran = f", {len(outcomes)} node outcome(s) from {logs_root}" if logs_root else ""

@@ -16,11 +16,9 @@ import typer
 
 def parse_command(dotfile: Path = typer.Argument(..., help="The pipeline .dot file.")) -> None:
     """Print the JSON AST: nodes (id, attributes) and edges (from, to, attributes)."""
-    from shopfloor.pipeline.parser import parse_dot
-    from shopfloor.pipeline.prepare import read_pipeline
+    from shopfloor.pipeline.prepare import parse_pipeline
 
-    source, filename = read_pipeline(dotfile)
-    typer.echo(json.dumps(parse_dot(source, filename).to_dict()))
+    typer.echo(json.dumps(parse_pipeline(dotfile).to_dict()))
 
 
 def validate_command(dotfile: Path = typer.Argument(..., help="The pipeline .dot file.")) -> None:

@@ -47,6 +47,11 @@ def read_pipeline(path_or_source: str | Path, *,
         raise UserError(f"cannot read: {exc.strerror}", where=str(path), fix="check permissions") from None
 
 
+def parse_pipeline(path_or_source: str | Path) -> Graph:
+    """Read and parse only, no transforms or checks: the graph as written (`shopfloor parse`, render)."""
+    return parse_dot(*read_pipeline(path_or_source))
+
+
 def syntax_diagnostic(exc: DotSyntaxError) -> Diagnostic:
     """A parse error as a diagnostic of rule `syntax`, for reports that list everything."""
     return Diagnostic("syntax", Severity.ERROR, exc.what, fix=exc.fix or "", loc=exc.loc)
