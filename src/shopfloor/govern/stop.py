@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from shopfloor.errors import UserError
-from shopfloor.observe.runs import RUNNING, RunRecord, RunRegistry
+from shopfloor.observe.runs import RUNNING, RunRecord, RunRegistry, pid_alive
 from shopfloor.store import state_dir
 
 STOP_REQUESTS_DIR = "stop-requests"
@@ -85,12 +85,9 @@ class StopResult:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """`pid_alive`, except that a zombie (exited, not yet reaped) has stopped."""
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        return True
     stat = Path(f"/proc/{pid}/stat")
     with contextlib.suppress(OSError):
         return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has stopped
