@@ -207,6 +207,8 @@ def test_server_section_limits_concurrent_runs_and_body_size(tmp_path: Any, shop
             assert second.status_code == 429 and "1 pipelines are already running" in second.json()["error"]
             big = client.post("/run", content="digraph G { " + "a; " * 1000 + "}")
             assert big.status_code == 400 and "over 2048 bytes" in big.json()["error"]
+            big_decision = client.post("/release/approvals/r1/gate", json={"reason": "x" * 4096})
+            assert big_decision.status_code == 400 and "over 2048 bytes" in big_decision.json()["error"]
             client.post(f"/pipelines/{first}/cancel")
     finally:
         proc.terminate()

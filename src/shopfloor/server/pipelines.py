@@ -20,7 +20,6 @@ Errors are JSON {"error": one line, "fix": …} with 400 (bad input), 404, 409 o
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -33,20 +32,14 @@ from starlette.routing import BaseRoute, Route
 from shopfloor.errors import UserError
 from shopfloor.server import pages
 from shopfloor.server.app import ServerContext
-from shopfloor.server.run_manager import NotFound, RunManager, TooManyRuns
+from shopfloor.server.http import error_response, json_object, read_body
+from shopfloor.server.run_manager import NotFound, RunManager
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class Conflict(UserError):
-    pass
-
-
-def _error(exc: UserError) -> JSONResponse:
-    status = 404 if isinstance(exc, NotFound) else 429 if isinstance(exc, TooManyRuns) else \
-        409 if isinstance(exc, Conflict) else 400
-    return JSONResponse({"error": exc.line(), "what": exc.what, "where": exc.where, "fix": exc.fix},
-                        status_code=status)
+    http_status = 409
 
 
 def _handled(endpoint: Endpoint) -> Endpoint:
@@ -54,33 +47,8 @@ def _handled(endpoint: Endpoint) -> Endpoint:
         try:
             return await endpoint(request)
         except UserError as exc:
-            return _error(exc)
+            return error_response(exc)
     return wrapper
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    too_big = UserError(f"request body over {limit} bytes", where="body",
-                        fix="send less, or raise [server] max_body_bytes")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise too_big
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_big
-    return body
-
-
-async def _json_object(request: Request, limit: int) -> dict[str, Any]:
-    raw = await _body(request, limit)
-    try:
-        data = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"body is not JSON: {exc}", where="body", fix='send e.g. {"answer": "A"}') from None
-    if not isinstance(data, dict):
-        raise UserError("body must be a JSON object", where="body", fix='send e.g. {"answer": "A"}')
-    return data
 
 
 def _answer_text(data: dict[str, Any]) -> str:
@@ -98,14 +66,14 @@ def routes(server: ServerContext) -> list[BaseRoute]:
     @_handled
     async def start(request: Request) -> Response:
         if "json" in request.headers.get("content-type", ""):
-            data = await _json_object(request, limit)
+            data = await json_object(request, limit)
             source, context, backend = data.get("dot"), data.get("context") or {}, data.get("backend")
             if not isinstance(source, str) or not isinstance(context, dict):
                 raise UserError('expected {"dot": "<DOT source>", "context": {...}}', where="body",
                                 fix="send the pipeline source as the dot field, or as a text/plain body")
         else:
             try:
-                source, context, backend = (await _body(request, limit)).decode("utf-8"), {}, None
+                source, context, backend = (await read_body(request, limit)).decode("utf-8"), {}, None
             except UnicodeDecodeError:
                 raise UserError("body is not UTF-8 text", where="body",
                                 fix="send the DOT source as UTF-8") from None
@@ -183,15 +151,15 @@ def routes(server: ServerContext) -> list[BaseRoute]:
     async def answer_question(request: Request) -> Response:
         run_id, qid = request.path_params["id"], request.path_params["qid"]
         if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            form = parse_qs((await _body(request, limit)).decode("utf-8", errors="replace"))
+            form = parse_qs((await read_body(request, limit)).decode("utf-8", errors="replace"))
             _answer(run_id, qid, _answer_text({k: v[0] for k, v in form.items()}))
             return RedirectResponse(f"/pipelines/{run_id}/ui", status_code=303)  # back to the page
-        data = await _json_object(request, limit)
+        data = await json_object(request, limit)
         return _answer(run_id, qid, _answer_text(data))
 
     @_handled
     async def answer(request: Request) -> Response:
-        data = await _json_object(request, limit)
+        data = await json_object(request, limit)
         run_id = data.get("id") or data.get("pipeline_id")
         if not isinstance(run_id, str):
             raise UserError("no pipeline id", where="body", fix='send {"id": "<pipeline id>", "answer": "A"}')

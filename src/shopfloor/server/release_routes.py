@@ -30,37 +30,22 @@ from shopfloor.release import approvals
 from shopfloor.release.deploy import Releaser
 from shopfloor.release.ledger import Ledger
 from shopfloor.server.app import ServerContext
+from shopfloor.server.http import error_response, json_object
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-def _error(exc: UserError) -> JSONResponse:
-    return JSONResponse({"error": exc.line()}, status_code=getattr(exc, "http_status", 400))
 
 
 async def _handle(action: Callable[[], tuple[int, dict[str, Any]]]) -> JSONResponse:
     try:
         status, body = await run_in_threadpool(action)
     except UserError as exc:
-        return _error(exc)
+        return error_response(exc)
     return JSONResponse(body, status_code=status)
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    if not await request.body():
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise UserError("request body is not JSON", where=str(request.url.path),
-                        fix="send a JSON object") from None
-    if not isinstance(body, dict):
-        raise UserError("request body must be a JSON object", where=str(request.url.path),
-                        fix="send a JSON object")
-    return body
-
-
 def routes(server: ServerContext) -> list[BaseRoute]:
+    limit = server.settings.max_body_bytes
+
     def releaser() -> Releaser:
         return Releaser(server.config)
 
@@ -72,9 +57,9 @@ def routes(server: ServerContext) -> list[BaseRoute]:
 
     async def decide(request: Request) -> JSONResponse:
         try:
-            body = await _json(request)
+            body = await json_object(request, limit)
         except UserError as exc:
-            return _error(exc)
+            return error_response(exc)
 
         def act() -> tuple[int, dict[str, Any]]:
             verdict = body.get("decision")
@@ -92,9 +77,9 @@ def routes(server: ServerContext) -> list[BaseRoute]:
 
     async def deploy(request: Request) -> JSONResponse:
         try:
-            body = await _json(request)
+            body = await json_object(request, limit)
         except UserError as exc:
-            return _error(exc)
+            return error_response(exc)
         key = request.headers.get(IDEMPOTENCY_HEADER, "")
         if not key:
             return JSONResponse({"error": f"missing {IDEMPOTENCY_HEADER} header"}, status_code=400)
@@ -109,9 +94,9 @@ def routes(server: ServerContext) -> list[BaseRoute]:
     def target_op(op: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> JSONResponse:
             try:
-                body = await _json(request) if request.method == "POST" else {}
+                body = await json_object(request, limit) if request.method == "POST" else {}
             except UserError as exc:
-                return _error(exc)
+                return error_response(exc)
             target = request.path_params["target"]
 
             def act() -> tuple[int, dict[str, Any]]:

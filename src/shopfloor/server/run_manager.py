@@ -28,7 +28,7 @@ from shopfloor.server.web_interviewer import WebInterviewer
 
 
 class NotFound(UserError):
-    """Maps to HTTP 404."""
+    http_status = 404
 
 
 class RunNotFound(NotFound):
@@ -38,6 +38,8 @@ class RunNotFound(NotFound):
 
 
 class TooManyRuns(UserError):
+    http_status = 429
+
     def __init__(self, limit: int) -> None:
         super().__init__(f"{limit} pipelines are already running", where="pipelines",
                          fix="wait for one to finish, or raise --max-runs / [server] max_runs")

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from shopfloor.errors import UserError
 from shopfloor.govern.stop import stop_runs
 from shopfloor.server.app import ServerContext
+from shopfloor.server.http import error_response
 
 
 def routes(server: ServerContext) -> list[BaseRoute]:
@@ -24,7 +25,7 @@ def routes(server: ServerContext) -> list[BaseRoute]:
         try:
             results = await run_in_threadpool(stop_runs, [request.path_params["run_id"]])
         except UserError as exc:
-            return JSONResponse({"error": exc.line()}, status_code=404)
+            return error_response(exc, status=404)  # the only user error here: no such run
         return JSONResponse({"results": [r.to_dict() for r in results]})
 
     async def stop_all(request: Request) -> JSONResponse:
