@@ -31,6 +31,7 @@ from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.handler import HandlerRegistry
 from shopfloor.pipeline.interviewer import AnswerValue, Question, QuestionType
 from shopfloor.pipeline.lint_rules import FunctionRule, LintRule
+from shopfloor.pipeline.node_attrs import as_bool
 from shopfloor.pipeline.outcome import Outcome, StageStatus
 from shopfloor.pipeline.scope import RunScope
 from shopfloor.release import approvals
@@ -54,12 +55,6 @@ from shopfloor.release.targets import FaultConfig, get_target
 DEFAULT_APPROVAL_WAIT_S = 600.0
 #: How often a waiting gate looks for an approval recorded by the CLI or over HTTP.
 DEFAULT_APPROVAL_POLL_S = 0.5
-
-
-def _truthy(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    return str(value).strip().lower() in ("true", "1", "yes")
 
 
 def _approver(interviewer: Any) -> str:
@@ -101,7 +96,7 @@ class GateHandler:
         base = node.str_attr("base") or (base_for_target(ledger, target) if target else None)
         kwargs = {"run_id": self.scope.run_id, "gate": node.id, "digest": digest, "base": base,
                   "min_satisfaction": float(node.get("min_satisfaction", DEFAULT_MIN_SATISFACTION)),
-                  "require_evidence": _truthy(node.get("require_evidence"), True)}
+                  "require_evidence": as_bool(node.get("require_evidence"), True)}
         decision = evaluate(self.scope.config, ledger, **kwargs)
         if decision.status == "approval_required":
             decision = self._ask_human(node, ledger, kwargs, decision)
