@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -14,7 +15,12 @@ from shopfloor.sandbox import kill_all, registry
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment
 from shopfloor.sandbox.policy import DEFAULT_MEMORY_MB, SandboxPolicy
-from tests.support.sandbox import connect_script, run_in_background
+from tests.support.sandbox import (
+    connect_script,
+    run_in_background,
+    sandbox_in_another_process,
+    wait_for_processes,
+)
 
 
 def test_is_an_execution_environment_that_runs_in_the_workspace(open_sandbox, workspace: Path) -> None:
@@ -133,40 +139,11 @@ def test_parallel_commands_in_one_sandbox_keep_their_own_output(open_sandbox) ->
         assert (result.stdout, result.stderr, result.exit_code) == (f"out-{i}\n", f"err-{i}\n", i)  # type: ignore[attr-defined]
 
 
-def test_kill_all_from_another_process_stops_the_sandbox(tmp_path: Path, workspace: Path) -> None:
-    import os
-    import subprocess
-    import sys
-    import textwrap
-    import uuid
-
-    from tests.support.sandbox import processes_with_argument
-
-    marker = f"{time.time_ns() % 10**6}.{uuid.uuid4().int % 1000}"
-    script = textwrap.dedent(f"""
-        from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
-        env = SandboxedExecutionEnvironment({str(workspace)!r})
-        env.initialize()
-        print("ready", flush=True)
-        result = env.exec_command("sleep {marker}", timeout_ms=60_000)
-        print(result.exit_code, flush=True)
-    """)
-    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
-    try:
-        assert host.stdout is not None and host.stdout.readline() == "ready\n"
-        deadline = time.monotonic() + 10
-        while not processes_with_argument(marker) and time.monotonic() < deadline:
-            time.sleep(0.05)
+def test_kill_all_from_another_process_stops_the_sandbox(workspace: Path) -> None:
+    with sandbox_in_another_process(workspace, os.environ) as (host, marker):
         assert kill_all() == 1  # same SHOPFLOOR_HOME, different process: the emergency stop
-        assert host.stdout.readline() == "137\n"
-        deadline = time.monotonic() + 5
-        while processes_with_argument(marker) and time.monotonic() < deadline:
-            time.sleep(0.05)  # SIGKILLed processes may take a moment to finish exiting
-        assert processes_with_argument(marker) == []
-    finally:
-        host.kill()
-        host.wait()
+        assert host.stdout is not None and host.stdout.readline() == "137\n"
+        assert wait_for_processes(marker, present=False, timeout_s=5) == []
 
 
 def test_read_only_globs_collapse_to_their_top_directories(workspace: Path) -> None:

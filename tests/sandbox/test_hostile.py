@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from shopfloor.sandbox.bwrap import LIMIT_EXIT_CODES
 from shopfloor.sandbox.files import PathOutsideWorkspaceError
-from tests.support.sandbox import connect_script, processes_with_argument
+from tests.support.sandbox import (
+    connect_script,
+    processes_with_argument,
+    sandbox_in_another_process,
+    sleep_marker,
+    wait_for_processes,
+)
 
 
 def test_writing_outside_the_workspace_fails_and_the_host_is_unchanged(open_sandbox, workspace: Path,
@@ -104,7 +107,7 @@ def test_cpu_spin_is_stopped_at_the_cpu_limit(open_sandbox) -> None:
 
 def test_infinite_sleep_is_killed_at_the_wall_clock_timeout_even_if_it_ignores_sigterm(open_sandbox) -> None:
     env = open_sandbox()
-    marker = f"{time.time_ns() % 10**6}.{uuid.uuid4().int % 1000}"
+    marker = sleep_marker()
     started = time.monotonic()
     result = env.exec_command(f"trap '' TERM; sleep {marker} & sleep {marker}; wait", timeout_ms=300)
     assert result.timed_out and result.limit == "timeout"
@@ -131,31 +134,12 @@ def test_killing_its_parent_only_ends_its_own_sandbox(open_sandbox, workspace: P
 
 
 def test_sandboxed_processes_die_when_the_host_process_is_killed(tmp_path: Path, workspace: Path) -> None:
-    marker = f"{time.time_ns() % 10**6}.{uuid.uuid4().int % 1000}"
-    script = textwrap.dedent(f"""
-        from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
-        env = SandboxedExecutionEnvironment({str(workspace)!r})
-        env.initialize()
-        print("ready", flush=True)
-        env.exec_command("sleep {marker}", timeout_ms=60_000)
-    """)
-    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "SHOPFLOOR_HOME": str(tmp_path / "home")})
-    try:
-        assert host.stdout is not None and host.stdout.readline() == "ready\n"
-        deadline = time.monotonic() + 10
-        while not processes_with_argument(marker) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    env = {**os.environ, "SHOPFLOOR_HOME": str(tmp_path / "home")}
+    with sandbox_in_another_process(workspace, env) as (host, marker):
         assert processes_with_argument(marker)
         host.send_signal(signal.SIGKILL)
         host.wait()
-        deadline = time.monotonic() + 5
-        while processes_with_argument(marker) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert processes_with_argument(marker) == []
-    finally:
-        host.kill()
-        host.wait()
+        assert wait_for_processes(marker, present=False, timeout_s=5) == []
 
 
 def test_symlinks_in_the_workspace_do_not_escape(open_sandbox, workspace: Path, outside_dir: Path,

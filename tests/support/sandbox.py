@@ -9,9 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +40,50 @@ def processes_with_argument(marker: str) -> list[int]:
             if marker.encode() in cmdline and state != "Z":
                 found.append(int(entry))
     return found
+
+
+def sleep_marker() -> str:
+    """A unique `sleep` argument (a valid number of seconds) by which /proc finds that sleep."""
+    return f"{time.time_ns() % 10**6}.{uuid.uuid4().int % 1000}"
+
+
+def wait_for_processes(marker: str, *, present: bool, timeout_s: float) -> list[int]:
+    """Poll until processes with `marker` exist (`present`) or are all gone; returns the last look.
+
+    SIGKILLed processes may take a moment to finish exiting.
+    """
+    deadline = time.monotonic() + timeout_s
+    found = processes_with_argument(marker)
+    while bool(found) != present and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = processes_with_argument(marker)
+    return found
+
+
+@contextmanager
+def sandbox_in_another_process(workspace: Path,
+                               env: Mapping[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A second Python process whose sandbox runs `sleep MARKER`, then prints the sleep's exit code.
+
+    Yields (that process, the marker) once the sleep is seen running; the process is killed at exit.
+    """
+    marker = sleep_marker()
+    script = textwrap.dedent(f"""
+        from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
+        env = SandboxedExecutionEnvironment({str(workspace)!r})
+        env.initialize()
+        print("ready", flush=True)
+        result = env.exec_command("sleep {marker}", timeout_ms=60_000)
+        print(result.exit_code, flush=True)
+    """)
+    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=dict(env))
+    try:
+        assert host.stdout is not None and host.stdout.readline() == "ready\n"
+        wait_for_processes(marker, present=True, timeout_s=10)
+        yield host, marker
+    finally:
+        host.kill()
+        host.wait()
 
 
 def run_in_background(env: ExecutionEnvironment, command: str = "sleep 60") -> Callable[[], ExecResult]:
