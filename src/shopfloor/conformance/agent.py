@@ -20,11 +20,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 
-EXIT_ERROR = 1
+from shopfloor.conformance.stdio import fail, parse_request
+
 #: `events` reads an optional prompt from stdin; it waits this long for one to start arriving.
 OPTIONAL_STDIN_WAIT_S = 0.2
 DEFAULT_EVENTS_PROMPT = "Say hello."
@@ -32,27 +33,8 @@ DEFAULT_EVENTS_PROMPT = "Say hello."
 DEFAULT_CONFORMANCE_MAX_TURNS = 50
 
 
-def _fail(kind: str, message: str) -> NoReturn:
-    print(json.dumps({"error": {"type": kind, "message": message}}))
-    print(f"conformance: {kind}: {message}", file=sys.stderr)
-    raise typer.Exit(EXIT_ERROR)
-
-
-def _parse(raw: str, required: tuple[str, ...]) -> dict[str, Any]:
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        _fail("invalid_input", f"stdin is not JSON: {exc}")
-    if not isinstance(data, dict):
-        _fail("invalid_input", "stdin must be one JSON object")
-    missing = [key for key in required if key not in data]
-    if missing:
-        _fail("invalid_input", f"stdin is missing {', '.join(missing)}")
-    return data
-
-
 def _read_input(*required: str) -> dict[str, Any]:
-    return _parse(sys.stdin.read(), required)
+    return parse_request(sys.stdin.read(), required)
 
 
 def _optional_input() -> dict[str, Any]:
@@ -63,7 +45,7 @@ def _optional_input() -> dict[str, Any]:
         ready, _, _ = select.select([sys.stdin], [], [], OPTIONAL_STDIN_WAIT_S)
     except (OSError, ValueError):
         return {}
-    return _parse(sys.stdin.read(), ()) if ready else {}
+    return parse_request(sys.stdin.read()) if ready else {}
 
 
 @contextlib.contextmanager
@@ -78,7 +60,7 @@ def _session(data: dict[str, Any], workdir: Path | None, *, needs_llm: bool,
     try:
         client = Client.from_env()
     except Exception as exc:  # configuration errors are one line for the suite
-        _fail("configuration_error", str(exc))
+        fail("configuration_error", str(exc))
     try:
         if needs_llm or client.providers or data.get("provider"):
             profile = profile_for(client, data.get("provider"), data.get("model"))
@@ -87,7 +69,7 @@ def _session(data: dict[str, Any], workdir: Path | None, *, needs_llm: bool,
         config = SessionConfig(max_turns=int(data.get("max_turns", DEFAULT_CONFORMANCE_MAX_TURNS)),
                                reasoning_effort=data.get("reasoning_effort"))
     except ValueError as exc:
-        _fail("configuration_error", str(exc).splitlines()[0])
+        fail("configuration_error", str(exc).splitlines()[0])
     if data.get("working_dir"):
         workdir = Path(str(data["working_dir"]))
     with contextlib.ExitStack() as stack:
@@ -128,7 +110,7 @@ def register(app: typer.Typer) -> None:
             try:
                 result = session.submit(str(data["prompt"]))
             except SDKError as exc:
-                _fail(type(exc).__name__, str(exc))
+                fail(type(exc).__name__, str(exc))
             print(json.dumps({**result.to_dict(), "state": session.state.value,
                               "provider": session.profile.id, "model": session.profile.model}))
 
@@ -150,7 +132,7 @@ def register(app: typer.Typer) -> None:
             result = session.dispatch_tool(name, data.get("arguments", {}))
             content = result.content if isinstance(result.content, str) else json.dumps(result.content)
             if result.is_error and content.startswith(("Unknown tool", "Invalid arguments")):
-                _fail("unknown_tool" if content.startswith("Unknown") else "invalid_arguments", content)
+                fail("unknown_tool" if content.startswith("Unknown") else "invalid_arguments", content)
             print(json.dumps({"tool_name": name, "tool_call_id": result.tool_call_id, "content": content,
                               "output": content, "is_error": result.is_error}))
 

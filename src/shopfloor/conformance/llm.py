@@ -17,24 +17,11 @@ from typing import Any, NoReturn
 
 import typer
 
-EXIT_ERROR = 1
-
-
-def _fail(kind: str, message: str, **extra: Any) -> NoReturn:
-    print(json.dumps({"error": {"type": kind, "message": message, **extra}}))
-    print(f"conformance: {kind}: {message}", file=sys.stderr)
-    raise typer.Exit(EXIT_ERROR)
+from shopfloor.conformance.stdio import fail, parse_request
 
 
 def _read_input() -> dict[str, Any]:
-    raw = sys.stdin.read()
-    try:
-        data = json.loads(raw) if raw.strip() else None
-    except ValueError as exc:
-        _fail("invalid_input", f"stdin is not JSON: {exc}")
-    if not isinstance(data, dict):
-        _fail("invalid_input", "stdin must be one JSON request object")
-    return data
+    return parse_request(sys.stdin.read(), empty_ok=False)
 
 
 def _parts(content: Any) -> list[Any]:
@@ -157,7 +144,7 @@ def build_request(data: dict[str, Any], client: Any) -> Any:
             response_format=ResponseFormat(type="json_schema", json_schema=schema) if schema else None,
         )
     except (ValueError, KeyError, TypeError) as exc:
-        _fail("invalid_input", str(exc).splitlines()[0])
+        fail("invalid_input", str(exc).splitlines()[0])
 
 
 def response_json(response: Any) -> dict[str, Any]:
@@ -203,9 +190,9 @@ def _client() -> Any:
     try:
         client = Client.from_env()
     except ConfigurationError as exc:
-        _fail("configuration_error", exc.message)
+        fail("configuration_error", exc.message)
     if not client.providers:
-        _fail("configuration_error", f"no LLM provider configured; {PROVIDER_ENV_HELP}")
+        fail("configuration_error", f"no LLM provider configured; {PROVIDER_ENV_HELP}")
     return client
 
 
@@ -217,7 +204,7 @@ def _sdk_error(exc: Exception) -> NoReturn:
         extra.update(provider=exc.provider, status_code=exc.status_code, error_code=exc.error_code)
     if getattr(exc, "retry_after", None) is not None:
         extra["retry_after"] = exc.retry_after
-    _fail(type(exc).__name__, getattr(exc, "message", str(exc)), **extra)
+    fail(type(exc).__name__, getattr(exc, "message", str(exc)), **extra)
 
 
 def _complete(data: dict[str, Any]) -> None:
@@ -256,7 +243,7 @@ def register(app: typer.Typer) -> None:
         """stdin request with tools -> the Response with the model's tool calls."""
         data = _read_input()
         if not data.get("tools"):
-            _fail("invalid_input", "tool-call needs `tools` in the request")
+            fail("invalid_input", "tool-call needs `tools` in the request")
         _complete(data)
 
     @app.command("stream")
@@ -286,7 +273,7 @@ def register(app: typer.Typer) -> None:
         data = _read_input()
         schema = _schema(data.get("response_schema"))
         if schema is None:
-            _fail("invalid_input", "generate-object needs `response_schema` in the request")
+            fail("invalid_input", "generate-object needs `response_schema` in the request")
         client = _client()
         request = build_request({**data, "response_schema": None}, client)
         try:
