@@ -94,12 +94,6 @@ class SandboxCgroup:
                 memory = None
         return cls(pids, memory)
 
-    def attach_self(self) -> None:
-        """Move the calling process into the groups (run in the child before exec)."""
-        for group in (self.pids, self.memory):
-            if group is not None:
-                (group / "cgroup.procs").write_text("0")
-
     def tasks(self) -> list[int]:
         with contextlib.suppress(OSError):
             return [int(x) for x in (self.pids / "cgroup.procs").read_text().split()]
