@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import time
@@ -156,3 +157,22 @@ def test_approve_without_a_pending_gate_is_one_clear_line(tmp_path: Path, shopfl
                           cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no approval is pending for run 'no-such-run'" in proc.stderr
+
+
+def test_the_sealing_key_is_created_whole_once_and_private(tmp_path: Path) -> None:
+    first = approvals._key(tmp_path)
+    key_file = tmp_path / "release" / approvals.KEY_FILE
+    assert len(first) == 32 and approvals._key(tmp_path) == first
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in key_file.parent.iterdir()] == [approvals.KEY_FILE]  # no temp file left
+
+
+def test_a_gate_attribute_that_is_not_a_number_is_refused_before_the_run(tmp_path: Path,
+                                                                         shopfloor_cmd: list[str]) -> None:
+    dot = tmp_path / "gate.dot"
+    dot.write_text('digraph g { start [shape=Mdiamond]; exit [shape=Msquare]; '
+                   'gate [type="shopfloor.gate", min_satisfaction="lots"]; start -> gate -> exit }\n')
+    proc = subprocess.run([*shopfloor_cmd, "validate", str(dot), "--json"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    rules = [d["rule"] for d in json.loads(proc.stdout)["diagnostics"]]
+    assert "gate_attributes" in rules

@@ -12,11 +12,13 @@ from another artifact, is refused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,16 +35,22 @@ KEY_FILE = "approval.key"
 
 
 def _key(root: Path | None = None) -> bytes:
+    """The sealing key, created once. It is written in full to a private temp file and then
+    linked into place, so no process (nor a kill -9) can ever see an empty or partial key."""
     path = (root or state_dir()) / "release" / KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return path.read_bytes()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secrets.token_bytes(32))
-        fh.flush()
-        os.fsync(fh.fileno())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".approval-key-")
+    try:
+        with os.fdopen(fd, "wb") as fh:  # mkstemp: mode 0600
+            fh.write(secrets.token_bytes(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process linked its key first: use that one
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
     return path.read_bytes()
 
 
