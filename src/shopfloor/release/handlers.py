@@ -61,6 +61,31 @@ def _approver(interviewer: Any) -> str:
     return str(getattr(interviewer, "identity", "") or f"interviewer:{type(interviewer).__name__}")
 
 
+#: Gate attributes that are numbers, with their defaults and the range they must lie in.
+GATE_NUMBERS: dict[str, tuple[float, float, float]] = {
+    "min_satisfaction": (DEFAULT_MIN_SATISFACTION, 0.0, 1.0),
+    "approval_wait": (DEFAULT_APPROVAL_WAIT_S, 0.0, float("inf")),
+    "approval_ttl": (approvals.DEFAULT_APPROVAL_TTL_S, 1.0, float("inf")),
+}
+
+
+def gate_number(node: Node, key: str) -> float:
+    """A numeric gate attribute; a bad value is a one-line error, never a silent default."""
+    default, low, high = GATE_NUMBERS[key]
+    raw = node.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise UserError(f"{key}={raw!r} is not a number between {low:g} and {high:g}",
+                        where=f"node {node.id}",
+                        fix=f"set {key} to a number in that range, or remove it for the default {default:g}")
+    return value
+
+
 class GateHandler:
     def __init__(self, scope: RunScope) -> None:
         self.scope = scope
@@ -95,7 +120,7 @@ class GateHandler:
         target = node.str_attr("target")
         base = node.str_attr("base") or (base_for_target(ledger, target) if target else None)
         kwargs = {"run_id": self.scope.run_id, "gate": node.id, "digest": digest, "base": base,
-                  "min_satisfaction": float(node.get("min_satisfaction", DEFAULT_MIN_SATISFACTION)),
+                  "min_satisfaction": gate_number(node, "min_satisfaction"),
                   "require_evidence": as_bool(node.get("require_evidence"), True)}
         decision = evaluate(self.scope.config, ledger, **kwargs)
         if decision.status == "approval_required":
@@ -106,7 +131,7 @@ class GateHandler:
     def _ask_human(self, node: Node, ledger: Ledger, kwargs: dict[str, Any],
                    decision: GateDecision) -> GateDecision:
         """Ask the interviewer; without a yes or no, wait for `shopfloor approve` (CLI or HTTP)."""
-        wait_s = float(node.get("approval_wait", DEFAULT_APPROVAL_WAIT_S))
+        wait_s = gate_number(node, "approval_wait")
         deadline = time.monotonic() + wait_s
         how = f"shopfloor approve {self.scope.run_id} {node.id} --as NAME"
         interviewer = self.scope.interviewer
@@ -123,7 +148,7 @@ class GateHandler:
                 approvals.decide(ledger, self.scope.run_id, node.id, approve=approve,
                                  approver=_approver(interviewer),
                                  reason="" if approve else answer.text or "rejected at the interviewer",
-                                 ttl_s=float(node.get("approval_ttl", approvals.DEFAULT_APPROVAL_TTL_S)))
+                                 ttl_s=gate_number(node, "approval_ttl"))
                 return evaluate(self.scope.config, ledger, **kwargs)
         self.scope.emit("release.gate.waiting", {"gate": node.id, "digest": decision.digest, "command": how,
                                                  "wait_s": wait_s})
@@ -140,7 +165,7 @@ class GateHandler:
             return Outcome(StageStatus.SUCCESS, context_updates=updates,
                            notes=f"critical: {decision.critical or 'none'}")
         if decision.status == "approval_required":
-            wait_s = float(node.get("approval_wait", DEFAULT_APPROVAL_WAIT_S))
+            wait_s = gate_number(node, "approval_wait")
             return Outcome(StageStatus.FAIL, context_updates=updates,
                            failure_reason=f"needs a human approval (critical paths: "
                                           f"{', '.join(decision.critical)}) and none came within "
@@ -230,6 +255,18 @@ def _deploy_faults(graph: Graph) -> Iterable[Diagnostic]:
             yield Diagnostic("deploy_fault", Severity.ERROR, exc.what, node_id=node.id, fix=exc.fix or "")
 
 
+def _gate_numbers(graph: Graph) -> Iterable[Diagnostic]:
+    for node in graph.nodes.values():
+        if node.type != "shopfloor.gate":
+            continue
+        for key in GATE_NUMBERS:
+            try:
+                gate_number(node, key)
+            except UserError as exc:
+                yield Diagnostic("gate_attributes", Severity.ERROR, exc.what, node_id=node.id,
+                                 fix=exc.fix or "")
+
+
 def lint_rules() -> list[LintRule]:
-    """Checked by `shopfloor validate`: a deploy node's fault_* attributes are in range before a run ships."""
-    return [FunctionRule("deploy_fault", _deploy_faults)]
+    """Checked by `shopfloor validate`: deploy fault_* and gate numbers are in range before a run ships."""
+    return [FunctionRule("deploy_fault", _deploy_faults), FunctionRule("gate_attributes", _gate_numbers)]
