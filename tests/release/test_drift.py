@@ -34,6 +34,16 @@ def test_snapshot_compare_names_each_differing_item(project: Path) -> None:
     assert compare(after, capture_snapshot(ProjectFile.load())) == []
 
 
+def test_an_edited_sealed_scenario_is_drift(project: Path) -> None:
+    (project / "shopfloor.toml").write_text(target_toml() + '\n[validate]\nscenarios = "sealed"\n')
+    (project / "sealed").mkdir()
+    (project / "sealed" / "s1.yaml").write_text("id: s1\n")
+    before = capture_snapshot(ProjectFile.load())
+    assert before.scenario_set_hash
+    (project / "sealed" / "s1.yaml").write_text("id: s1\nsteps: []\n")
+    assert [d.name for d in compare(before, capture_snapshot(ProjectFile.load()))] == ["scenario_set_hash"]
+
+
 def test_a_deploy_with_drift_is_refused_until_revalidated(project: Path, shopfloor_cmd: list[str]) -> None:
     (project / "shopfloor.toml").write_text(target_toml())
     source = make_service(project.parent / "v1", "v1")

@@ -75,8 +75,9 @@ def project_root(config: ProjectFile) -> Path:
 
 
 def _scenarios_dir(config: ProjectFile, root: Path) -> Path | None:
-    raw = config.data.get("scenarios", {})
-    path = raw.get("path") if isinstance(raw, dict) else None
+    """The sealed suite `[validate] scenarios` names (the same key the scenarios node defaults to)."""
+    raw = config.data.get("validate", {})
+    path = raw.get("scenarios") if isinstance(raw, dict) else None
     return (root / path) if isinstance(path, str) else None
 
 
