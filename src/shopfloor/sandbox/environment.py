@@ -116,14 +116,14 @@ def clamp_timeout_ms(timeout_ms: int | None, default_ms: int) -> int:
     return max(1, min(int(value), MAX_COMMAND_TIMEOUT_MS))
 
 
-def to_exec_result(outcome: ProcessOutcome, limit: str | None = None) -> ExecResult:
+def to_exec_result(outcome: ProcessOutcome) -> ExecResult:
     code = outcome.returncode
     if code < 0:  # killed by a signal: report it the way a shell does
         code = 128 - code
     return ExecResult(stdout=outcome.stdout.decode("utf-8", errors="replace"),
                       stderr=outcome.stderr.decode("utf-8", errors="replace"),
                       exit_code=code, timed_out=outcome.timed_out, duration_ms=outcome.duration_ms,
-                      limit=limit or ("timeout" if outcome.timed_out else None),
+                      limit="timeout" if outcome.timed_out else None,
                       dropped_bytes=outcome.dropped_bytes)
 
 
