@@ -77,8 +77,8 @@ def replay(path: Path | str, policy: Policy, config: BrakeConfig | None = None,
     config = config or BrakeConfig()
     events = _load(Path(path))
     if workspace is None:
-        workspace = next((str(normalize(k, d)[1]["working_directory"]) for _, k, d in events
-                          if normalize(k, d)[1].get("working_directory")), DEFAULT_REPLAY_WORKSPACE)
+        named = (normalize(k, d)[1].get("working_directory") for _, k, d in events)
+        workspace = str(next((w for w in named if w), DEFAULT_REPLAY_WORKSPACE))
     brakes: dict[str, Brake] = {}
     report = ReplayReport(len(events), [n for n in DETECTOR_NAMES if config.enabled(n)])
     for index, kind, data in events:
