@@ -61,11 +61,8 @@ class RunGovernance:
                     raise UserError(f"invalid budget attribute: {exc}".splitlines()[0],
                                     where=f"node {node.id}",
                                     fix="give budget_* attributes positive numbers") from None
-                child = self.run.child(node.id, limits)
-                restored = self._stored_nodes.get(node.id)
-                if restored:
-                    child = Budget(node.id, child.limits, self.run, spent=restored)
-                self.nodes[node.id] = child
+                # What the node spent before a resume counts against it again.
+                self.nodes[node.id] = Budget(node.id, limits, self.run, spent=self._stored_nodes.get(node.id))
             return self.nodes[node.id]
 
     def stop_for_budget(self, exc: BudgetExceeded, node: Node) -> None:
