@@ -223,6 +223,11 @@ def test_tool_runs_a_real_command_and_captures_output(tmp_path: Path) -> None:
     assert (tmp_path / "r" / "tool" / "stderr.txt").read_text() == "warn\n"
 
 
+def test_tool_command_learns_its_run_id(tmp_path: Path) -> None:
+    result = run_pipeline(tool_graph('printf %s "$SHOPFLOOR_RUN_ID"'), logs_root=tmp_path / "r")
+    assert result.run_id and result.context["tool.output"] == result.run_id
+
+
 def test_tool_non_zero_exit_fails_with_stderr(tmp_path: Path) -> None:
     result = run_pipeline(tool_graph("echo broken >&2; exit 3"), logs_root=tmp_path / "r")
     assert result.status == "fail"

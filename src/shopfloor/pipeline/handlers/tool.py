@@ -25,6 +25,7 @@ from typing import BinaryIO, Protocol
 
 from shopfloor.pipeline.artifacts import ArtifactStore
 from shopfloor.pipeline.context import Context
+from shopfloor.pipeline.engine import RUN_ID_KEY
 from shopfloor.pipeline.executor import RunStopped
 from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.node_attrs import as_seconds
@@ -124,7 +125,7 @@ class ToolHandler:
             return Outcome(StageStatus.FAIL, failure_reason="No tool_command specified")
         stage_dir = logs_root / node.id
         stage_dir.mkdir(parents=True, exist_ok=True)
-        env = {"SHOPFLOOR_RUN_ID": context.get_string("internal.run_id"),
+        env = {"SHOPFLOOR_RUN_ID": context.get_string(RUN_ID_KEY),
                "SHOPFLOOR_LOGS_ROOT": str(logs_root), "SHOPFLOOR_NODE_ID": node.id,
                "SHOPFLOOR_STAGE_DIR": str(stage_dir), "SHOPFLOOR_GOAL": graph.goal}
         call = ToolCall(node=node, context=context, command=command, cwd=node.str_attr("tool_cwd"), env=env,
