@@ -17,6 +17,10 @@ from typing import Any
 
 from shopfloor.config import ProjectFile
 
+#: Context key holding the directory the run's candidate lives in (set by a `shopfloor.workspace` node);
+#: codergen backends, tool nodes, tests, contracts, scenarios and the gate all work there.
+WORKSPACE_DIR_KEY = "workspace.dir"
+
 
 @dataclass
 class RunScope:

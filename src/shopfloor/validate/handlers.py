@@ -25,7 +25,7 @@ from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.handler import HandlerRegistry
 from shopfloor.pipeline.lint_rules import FunctionRule, LintRule
 from shopfloor.pipeline.outcome import Outcome, StageStatus
-from shopfloor.pipeline.scope import RunScope
+from shopfloor.pipeline.scope import WORKSPACE_DIR_KEY, RunScope
 from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.validate.config import ValidateConfig
 from shopfloor.validate.report import DEFAULT_REDACTION, Redaction, ScenarioReport, redaction_level
@@ -81,7 +81,7 @@ class ScenariosHandler:
         return VisibleTests("shopfloor.tests node", passed, total, 0 if passed == total else 1, "")
 
     def _options(self, node: Node, context: Context, config: ValidateConfig, logs_root: Path) -> RunOptions:
-        target = context.get_string("workspace.dir") or node.str_attr("target_dir", ".")
+        target = context.get_string(WORKSPACE_DIR_KEY) or node.str_attr("target_dir", ".")
         target_dir = Path(target) if Path(target).is_absolute() else self._base() / target
         transcripts = sorted(
             {p for pattern in TRANSCRIPT_GLOBS for p in logs_root.glob(pattern) if p.is_file()}

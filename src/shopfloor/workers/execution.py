@@ -22,7 +22,7 @@ from typing import Any
 from shopfloor.errors import UserError
 from shopfloor.govern.policy import load_policy
 from shopfloor.pipeline.context import Context
-from shopfloor.pipeline.scope import RunScope
+from shopfloor.pipeline.scope import WORKSPACE_DIR_KEY, RunScope
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import ExecutionEnvironment, LocalExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
@@ -51,8 +51,8 @@ def open_environment(scope: RunScope, options: dict[str, Any],
     `shopfloor.workspace` node) is used, so an agent never edits the project checkout
     when the pipeline made it a copy-on-write workspace; else the current directory.
     """
-    if not options.get("workspace") and context is not None and context.get_string("workspace.dir"):
-        options = {**options, "workspace": context.get_string("workspace.dir")}
+    if not options.get("workspace") and context is not None and context.get_string(WORKSPACE_DIR_KEY):
+        options = {**options, "workspace": context.get_string(WORKSPACE_DIR_KEY)}
     kind = str(options.get("environment") or DEFAULT_ENVIRONMENT_KIND)
     if kind not in ENVIRONMENT_KINDS:
         raise UserError(f"unknown environment {kind!r}", where="codergen backend options",

@@ -49,7 +49,7 @@ from shopfloor.pipeline.handlers.tool import (
     ToolHandler,
 )
 from shopfloor.pipeline.lint_rules import FunctionRule, LintRule
-from shopfloor.pipeline.scope import RunScope
+from shopfloor.pipeline.scope import WORKSPACE_DIR_KEY, RunScope
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.environment import MAX_COMMAND_TIMEOUT_MS
 from shopfloor.sandbox.policy import SandboxPolicy
@@ -62,8 +62,6 @@ SANDBOX_ATTR = "sandbox"
 SANDBOX_STAGE_DIR = "/tmp/shopfloor-stage"
 #: The longest a sandboxed tool command may run; a longer node `timeout` is cut to this.
 MAX_SANDBOXED_TIMEOUT_S = MAX_COMMAND_TIMEOUT_MS / 1000
-#: Context key of the run's workspace directory (set by the shopfloor.workspace node).
-WORKSPACE_KEY = "workspace.dir"
 #: Files the handler itself writes in the stage directory; a command's copies of them are not copied back.
 _HANDLER_FILES = frozenset({STDOUT_FILE, STDERR_FILE})
 
@@ -123,7 +121,7 @@ class SandboxedToolRunner:
         self.host = HostToolRunner(stop_event)
 
     def run(self, call: ToolCall, stdout: BinaryIO, stderr: BinaryIO) -> int:
-        cwd = Path(call.cwd or call.context.get_string(WORKSPACE_KEY) or os.getcwd()).resolve()
+        cwd = Path(call.cwd or call.context.get_string(WORKSPACE_DIR_KEY) or os.getcwd()).resolve()
         if not cwd.is_dir():
             raise FileNotFoundError(f"the tool's working directory does not exist: {cwd} "
                                     "(tool_cwd, else the run's workspace.dir, else the current directory)")

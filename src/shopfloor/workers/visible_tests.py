@@ -26,7 +26,7 @@ from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.handler import HandlerRegistry
 from shopfloor.pipeline.node_attrs import as_seconds
 from shopfloor.pipeline.outcome import Outcome, StageStatus
-from shopfloor.pipeline.scope import RunScope
+from shopfloor.pipeline.scope import WORKSPACE_DIR_KEY, RunScope
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.workers.repair.testrun import DEFAULT_TEST_TIMEOUT_S, run_tests
@@ -44,7 +44,7 @@ class VisibleTestsHandler:
         self._runs = 0
 
     def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> Outcome:
-        workdir = Path(node.str_attr("tests_cwd") or context.get_string("workspace.dir") or ".").resolve()
+        workdir = Path(node.str_attr("tests_cwd") or context.get_string(WORKSPACE_DIR_KEY) or ".").resolve()
         timeout = as_seconds(node.get("timeout")) or DEFAULT_TEST_TIMEOUT_S
         with SandboxedExecutionEnvironment(workdir, self.policy) as env:
             report = run_tests(env, node.str_attr("tests", "tests").split(), timeout_s=timeout)

@@ -22,7 +22,7 @@ from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.handler import HandlerRegistry
 from shopfloor.pipeline.outcome import Outcome, StageStatus
-from shopfloor.pipeline.scope import RunScope
+from shopfloor.pipeline.scope import WORKSPACE_DIR_KEY, RunScope
 from shopfloor.sandbox.workspace import Workspace, WorkspaceManager
 
 HANDLER_TYPE = "shopfloor.workspace"
@@ -65,7 +65,7 @@ class WorkspaceHandler:
         self.scope.emit("workspace.ready", {"node_id": node.id, "name": workspace.name, "dir": str(directory),
                                             "revision": workspace.revision, "strategy": workspace.strategy})
         return Outcome(StageStatus.SUCCESS, notes=f"workspace {workspace.name} at {workspace.revision[:12]}",
-                       context_updates={"workspace.dir": str(directory), "workspace.name": workspace.name,
+                       context_updates={WORKSPACE_DIR_KEY: str(directory), "workspace.name": workspace.name,
                                         "workspace.revision": workspace.revision,
                                         "release.workspace": str(directory)})
 

@@ -15,7 +15,7 @@ from shopfloor.errors import UserError
 from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.graph import Graph, Node
 from shopfloor.pipeline.outcome import Outcome, StageStatus
-from shopfloor.pipeline.scope import RunScope
+from shopfloor.pipeline.scope import WORKSPACE_DIR_KEY, RunScope
 from shopfloor.validate.config import ValidateConfig
 from shopfloor.validate.contracts.check import check_contracts, load_contracts
 
@@ -26,7 +26,7 @@ class ContractsHandler:
 
     def execute(self, node: Node, context: Context, graph: Graph, logs_root: Path) -> Outcome:
         base_dir = self.scope.config.path.parent if self.scope.config.path else Path.cwd()
-        workspace = context.get_string("workspace.dir") or node.str_attr("target_dir", ".")
+        workspace = context.get_string(WORKSPACE_DIR_KEY) or node.str_attr("target_dir", ".")
         project = Path(workspace) if Path(workspace).is_absolute() else base_dir / workspace
         try:
             config = load_contracts(self.scope.config)

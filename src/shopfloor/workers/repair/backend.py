@@ -26,7 +26,7 @@ from shopfloor.errors import UserError
 from shopfloor.pipeline.context import Context
 from shopfloor.pipeline.graph import Node
 from shopfloor.pipeline.outcome import Outcome, StageStatus
-from shopfloor.pipeline.scope import RunScope
+from shopfloor.pipeline.scope import WORKSPACE_DIR_KEY, RunScope
 from shopfloor.sandbox.bwrap import SandboxedExecutionEnvironment
 from shopfloor.sandbox.policy import SandboxPolicy
 from shopfloor.workers.repair.search import (
@@ -85,7 +85,7 @@ class RepairBackend:
 
     def run(self, node: Node, prompt: str, context: Context) -> Outcome:
         settings = self.settings_for(node)
-        workspace = Path(settings.workspace or context.get_string("workspace.dir") or ".").resolve()
+        workspace = Path(settings.workspace or context.get_string(WORKSPACE_DIR_KEY) or ".").resolve()
         if not workspace.is_dir():
             raise UserError("repair workspace does not exist", where=f"node {node.id}: {workspace}",
                             fix="set repair.workspace (node attribute or [repair] workspace)")
